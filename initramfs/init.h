@@ -1,0 +1,78 @@
+/* kvmbox init (PID 1): shared declarations between its files. */
+#ifndef KVMBOX_INIT_H
+#define KVMBOX_INIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define DATA_LABEL "KVMBOX-DATA"
+#define DATA_MOUNT "/data"
+#define DATA_WAIT_DEFAULT_S 10 /* how long to wait for a slow USB stick */
+#define CMDLINE_MAX 4096
+#define SHUTDOWN_GRACE_S 10    /* SIGTERM to SIGKILL, at power-off */
+
+/* --- init_parse.c: parsers of outside input (kernel command line, disks) --- */
+
+/* Find "key=value" in a kernel command line (double quotes group a value).
+ * Returns 1 and copies the value, 0 when absent, -ENAMETOOLONG when the value
+ * does not fit. A bare "key" gives an empty value. */
+int cmdline_get(const char *cmdline, const char *key, char *val, size_t size);
+
+/* ext4 (and ext2/3) superblock: buf holds the bytes that start 1024 bytes into
+ * the partition. Returns 0 and the volume label, or -EINVAL if not ext. */
+#define EXT4_SB_OFFSET 1024
+#define EXT4_SB_SIZE 1024
+int ext4_label(const uint8_t *buf, size_t len, char *label, size_t size);
+
+/* "KEY=value" lines as in /sys/class/block/X/uevent. Returns 1, 0 or -ENAMETOOLONG. */
+int uevent_get(const char *text, const char *key, char *val, size_t size);
+
+/* --- init_data.c: the KVMBOX-DATA partition --- */
+struct data_state {
+	int mounted;
+	char device[64];   /* /dev/sda2, or "" when none was found */
+	char problem[256]; /* why it is not mounted, for the console */
+};
+void data_mount(const char *cmdline, struct data_state *st);
+void data_unmount(struct data_state *st);
+
+/* --- init_service.c: long-running children of PID 1 --- */
+#define SERVICE_MAX 8
+#define SERVICE_BACKOFF_MAX_S 30
+int service_add(const char *name, char *const argv[]);
+void service_start_due(double now);
+/* A child exited: returns 1 if it was a service (logged, restart scheduled). */
+int service_reaped(pid_t pid, int status, double now);
+/* Milliseconds until the next restart is due, or -1 when none is. */
+int service_timeout_ms(double now);
+void service_stop_all(void);
+/* Describe a wait status in words: "exited with status 3", "killed by signal 11 (Segmentation fault)". */
+void describe_status(int status, char *buf, size_t size);
+
+/* --- init_power.c: power button, poweroff and reboot --- */
+int power_button_open(int epfd); /* returns the number of buttons found */
+int power_button_pressed(int fd);
+void power_off_now(int reboot_instead, struct data_state *data) __attribute__((noreturn));
+
+/* Seconds on the monotonic clock: deadlines and backoffs ignore wall-clock jumps. */
+static inline double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+
+/* --- init_seed.c: headless mode --- */
+/* Parse a seed and call start() for each VM object (its JSON text). Returns the
+ * number of VMs or -errno with err set. Exposed for tests and the fuzzer. */
+int seed_load(const char *text, size_t len, char *err, size_t errlen,
+	      int (*start)(const char *name, const char *json, size_t n));
+int seed_start(const char *cmdline, int epfd);
+int seed_output(int fd);
+int seed_reaped(pid_t pid, int status, int *all_done);
+int seed_result(char *buf, size_t size);
+
+#endif

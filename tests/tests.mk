@@ -1,0 +1,59 @@
+# Tests: host unit tests (ASan + UBSan), libFuzzer targets, the musl link
+# tests of the third-party libraries, and the QEMU boot tests.
+
+HOST_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+HOST_OBJS   := $(patsubst %.c,$(OUT)/host/obj/%.o,$(filter-out vmm/main.c,$(KVMBOX_SRCS)))
+HOST_LIB    := $(OUT)/host/libkvmbox.a
+FUZZ_OBJS   := $(patsubst %.c,$(OUT)/fuzz/obj/%.o,$(filter-out vmm/main.c,$(KVMBOX_SRCS)))
+FUZZ_LIB    := $(OUT)/fuzz/libkvmbox.a
+UNIT_TESTS  := $(patsubst tests/unit/%.c,$(OUT)/tests/unit/%,$(wildcard tests/unit/test_*.c))
+FUZZ_TESTS  := $(patsubst tests/fuzz/%.c,$(OUT)/tests/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 10
+
+$(OUT)/host/obj/%.o: %.c $(KVMBOX_HDRS) | $(OUT)/.host-deps
+	@mkdir -p $(dir $@)
+	@$(HOST_CC) $(CFLAGS_COMMON) $(HOST_SAN) -c $< -o $@
+$(HOST_LIB): $(HOST_OBJS)
+	@rm -f $@; ar rcs $@ $^
+
+$(OUT)/tests/unit/%: tests/unit/%.c tests/unit/check.h $(HOST_LIB)
+	@mkdir -p $(dir $@)
+	@echo "  TEST    $@"
+	@$(HOST_CC) $(CFLAGS_COMMON) $(HOST_SAN) -Itests/unit $< $(HOST_LIB) -lpthread -o $@
+
+$(OUT)/fuzz/obj/%.o: %.c $(KVMBOX_HDRS) | $(OUT)/.host-deps
+	@mkdir -p $(dir $@)
+	@clang $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+$(FUZZ_LIB): $(FUZZ_OBJS)
+	@rm -f $@; ar rcs $@ $^
+
+$(OUT)/tests/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	@clang $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined $< $(FUZZ_LIB) -lpthread -o $@
+
+.PHONY: unit fuzz test-build
+unit: $(UNIT_TESTS)
+fuzz: $(FUZZ_TESTS)
+test-build: $(UNIT_TESTS) $(FUZZ_TESTS) $(DEPS_TEST_BINS) image
+
+TEST_CMDS := $(UNIT_TESTS) \
+	$(DEPS_TEST_BINS) \
+	$(foreach f,$(FUZZ_TESTS),'tests/fuzz/run_fuzz.sh $(f) $(FUZZ_SECONDS)') \
+	$(BOOT_TEST_CMDS)
+
+test: test-build
+	@tests/run.py $(TEST_CMDS)
+
+bench: image
+	@$(BENCH_CMDS)
+
+# The test guest: the appliance's own bzImage plus a one-file initramfs.
+GUEST_INIT   := $(OUT)/tests/guest/init
+GUEST_INITRD := $(OUT)/tests/guest/initramfs.cpio.gz
+$(GUEST_INIT): tests/vm/guest_init.c $(DEPS_DONE)
+	@mkdir -p $(dir $@)
+	@$(MUSL_CC) -static -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE $< -o $@
+$(GUEST_INITRD): $(GUEST_INIT) tests/vm/guest.list initramfs/mkcpio.py
+	@GUEST_INIT=$(GUEST_INIT) initramfs/mkcpio.py tests/vm/guest.list $(OUT)/tests/guest/initramfs.cpio
+	@gzip -9 -n -f $(OUT)/tests/guest/initramfs.cpio
