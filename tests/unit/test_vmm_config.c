@@ -1,0 +1,106 @@
+/* `kvmbox vmm` settings from options and JSON, and the bus's range lookup. */
+#include <errno.h>
+#include <string.h>
+
+#include "bus.h"
+#include "check.h"
+#include "vmm/config.h"
+
+static int args(struct vmm_config *c, char *err, size_t n, int argc, char **argv)
+{
+	vmm_config_defaults(c);
+	int r = vmm_config_from_args(c, argc, argv, err, n);
+	return r < 0 ? r : vmm_config_check(c, err, n);
+}
+
+static void test_sizes(void)
+{
+	uint64_t v;
+	CHECK("size 512M", parse_size("512M", &v) == 0 && v == 512ull << 20);
+	CHECK("size 2G", parse_size("2G", &v) == 0 && v == 2ull << 30);
+	CHECK("size 256MiB", parse_size("256MiB", &v) == 0 && v == 256ull << 20);
+	CHECK("size bytes", parse_size("1048576", &v) == 0 && v == 1048576);
+	CHECK("size junk", parse_size("12Q", &v) == -EINVAL);
+	CHECK("size negative", parse_size("-1G", &v) == -EINVAL);
+	CHECK("size empty", parse_size("", &v) == -EINVAL);
+	CHECK("size overflow", parse_size("99999999999999T", &v) == -ERANGE);
+}
+
+static void test_args(void)
+{
+	struct vmm_config c;
+	char err[256];
+	char *ok[] = { "vmm", "--kernel", "/k", "--initrd=/i", "--cmdline", "console=ttyS0 quiet", "--mem", "256M",
+		       "--cpus", "2", "--serial", "socket:/run/s", "--hugepages" };
+	CHECK("args parse", args(&c, err, sizeof(err), 13, ok) == 0);
+	CHECK("args values", !strcmp(c.kernel, "/k") && !strcmp(c.initrd, "/i") && !strcmp(c.cmdline, "console=ttyS0 quiet") &&
+				     c.mem_bytes == 256ull << 20 && c.cpus == 2 && c.serial == SERIAL_SOCKET &&
+				     !strcmp(c.serial_path, "/run/s") && c.hugepages);
+	char *nokernel[] = { "vmm", "--mem", "256M" };
+	CHECK("args no kernel", args(&c, err, sizeof(err), 3, nokernel) == -EINVAL && strstr(err, "no kernel"));
+	char *cpus[] = { "vmm", "--kernel", "/k", "--cpus", "300" };
+	CHECK("args too many cpus", args(&c, err, sizeof(err), 5, cpus) == -EINVAL && strstr(err, "cpus must be"));
+	char *zero[] = { "vmm", "--kernel", "/k", "--cpus", "0" };
+	CHECK("args zero cpus", args(&c, err, sizeof(err), 5, zero) == -EINVAL);
+	char *mem[] = { "vmm", "--kernel", "/k", "--mem", "1M" };
+	CHECK("args too little memory", args(&c, err, sizeof(err), 5, mem) == -EINVAL && strstr(err, "at least"));
+	char *unknown[] = { "vmm", "--kernel", "/k", "--frobnicate", "1" };
+	CHECK("args unknown option", args(&c, err, sizeof(err), 5, unknown) == -EINVAL && strstr(err, "--frobnicate"));
+	char *missing[] = { "vmm", "--kernel" };
+	CHECK("args missing value", args(&c, err, sizeof(err), 2, missing) == -EINVAL && strstr(err, "needs a value"));
+	char *serial[] = { "vmm", "--kernel", "/k", "--serial", "tcp:1" };
+	CHECK("args bad serial", args(&c, err, sizeof(err), 5, serial) == -EINVAL && strstr(err, "--serial"));
+}
+
+static void test_json(void)
+{
+	struct vmm_config c;
+	char err[256];
+	vmm_config_defaults(&c);
+	const char *good = "{\"kernel\":\"/boot/k\",\"mem\":\"1G\",\"cpus\":4,\"hugepages\":true,\"cmdline\":\"quiet\"}";
+	CHECK("json config", vmm_config_from_json(&c, good, strlen(good), err, sizeof(err)) == 0 && c.cpus == 4 &&
+				     c.mem_bytes == 1ull << 30 && c.hugepages && !strcmp(c.kernel, "/boot/k"));
+	const char *bytes = "{\"mem\":268435456}";
+	CHECK("json mem in bytes", vmm_config_from_json(&c, bytes, strlen(bytes), err, sizeof(err)) == 0 && c.mem_bytes == 256ull << 20);
+	const char *typo = "{\"kernal\":\"/k\"}";
+	CHECK("json unknown key", vmm_config_from_json(&c, typo, strlen(typo), err, sizeof(err)) < 0 && strstr(err, "kernal"));
+	const char *bad = "{\"cpus\":2,}";
+	CHECK("json syntax error has a position", vmm_config_from_json(&c, bad, strlen(bad), err, sizeof(err)) < 0 && strstr(err, "column"));
+	const char *neg = "{\"cpus\":-2}";
+	CHECK("json negative cpus", vmm_config_from_json(&c, neg, strlen(neg), err, sizeof(err)) < 0);
+	const char *arr = "[1]";
+	CHECK("json not an object", vmm_config_from_json(&c, arr, strlen(arr), err, sizeof(err)) < 0 && strstr(err, "object"));
+	const char *obj = "{\"kernel\":{}}";
+	CHECK("json wrong type", vmm_config_from_json(&c, obj, strlen(obj), err, sizeof(err)) < 0 && strstr(err, "kernel must be"));
+}
+
+static void nop_read(void *o, uint64_t off, uint8_t *d, unsigned n) { (void)o; memset(d, (int)off, n); }
+static const struct bus_ops nop_ops = { .read = nop_read };
+
+static void test_bus(void)
+{
+	static struct bus b;
+	CHECK("bus add", bus_register(&b, 0x3f8, 8, "a", &nop_ops, NULL) == 0);
+	CHECK("bus add below", bus_register(&b, 0x60, 1, "b", &nop_ops, NULL) == 0);
+	CHECK("bus overlap refused", bus_register(&b, 0x3fc, 8, "c", &nop_ops, NULL) == -EEXIST);
+	CHECK("bus overlap from below refused", bus_register(&b, 0x3f0, 9, "c", &nop_ops, NULL) == -EEXIST);
+	CHECK("bus zero length refused", bus_register(&b, 0x10, 0, "c", &nop_ops, NULL) == -EINVAL);
+	CHECK("bus wrap refused", bus_register(&b, UINT64_MAX - 1, 4, "c", &nop_ops, NULL) == -EINVAL);
+	uint8_t d[4];
+	CHECK("bus hit gives the offset", bus_access(&b, 0x3fa, d, 1, 0) == 0 && d[0] == 2);
+	CHECK("bus miss reads all ones", bus_access(&b, 0x70, d, 2, 0) == -ENOENT && d[0] == 0xff && d[1] == 0xff);
+	CHECK("bus access past the range end", bus_access(&b, 0x3fe, d, 4, 0) == -ENOENT);
+	CHECK("bus find", bus_find(&b, 0x60) && !bus_find(&b, 0x61));
+	for (int i = 0; i < BUS_MAX_RANGES; i++)
+		bus_register(&b, 0x1000 + (uint64_t)i * 16, 4, "x", &nop_ops, NULL);
+	CHECK("bus full", bus_register(&b, 0x9000, 1, "y", &nop_ops, NULL) == -ENOSPC);
+}
+
+int main(void)
+{
+	test_sizes();
+	test_args();
+	test_json();
+	test_bus();
+	return CHECK_DONE();
+}

@@ -1,0 +1,84 @@
+/* /init of the test guest: prints what the guest sees, in marker lines the
+ * tests look for, then powers off (or reboots, when the command line says
+ * kvmbox.test=reboot). Static musl, so it needs nothing else in the initramfs.
+ *
+ *   KVMBOX-GUEST: init
+ *   KVMBOX-GUEST: cpus=2
+ *   KVMBOX-GUEST: mem_kb=251234
+ *   KVMBOX-GUEST: cmdline=<the command line>
+ *   KVMBOX-GUEST: done
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int read_file(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, size - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return n > 0 ? (int)n : -1;
+}
+
+static void say(const char *fmt, const char *arg)
+{
+	char line[4400];
+	int n = snprintf(line, sizeof(line), "KVMBOX-GUEST: ");
+	n += snprintf(line + n, sizeof(line) - (size_t)n, fmt, arg);
+	if (n > (int)sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	/* One write per line: the console is shared with the kernel. */
+	if (write(1, line, (size_t)n) < 0)
+		return;
+}
+
+int main(void)
+{
+	mkdir("/proc", 0555);
+	mkdir("/dev", 0755);
+	mount("proc", "/proc", "proc", 0, "");
+	mount("devtmpfs", "/dev", "devtmpfs", 0, "");
+	int fd = open("/dev/console", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+	}
+	say("%s", "init");
+
+	static char buf[65536];
+	char num[32];
+	int cpus = 0;
+	if (read_file("/proc/cpuinfo", buf, sizeof(buf)) > 0)
+		for (char *p = buf; (p = strstr(p, "processor")); p++)
+			if (p == buf || p[-1] == '\n')
+				cpus++;
+	snprintf(num, sizeof(num), "%d", cpus);
+	say("cpus=%s", num);
+
+	long mem_kb = -1;
+	if (read_file("/proc/meminfo", buf, sizeof(buf)) > 0)
+		sscanf(buf, "MemTotal: %ld kB", &mem_kb);
+	snprintf(num, sizeof(num), "%ld", mem_kb);
+	say("mem_kb=%s", num);
+
+	char cmdline[4096] = "";
+	read_file("/proc/cmdline", cmdline, sizeof(cmdline));
+	cmdline[strcspn(cmdline, "\n")] = '\0';
+	say("cmdline=%s", cmdline);
+
+	int want_reboot = strstr(cmdline, "kvmbox.test=reboot") != NULL;
+	say("%s", want_reboot ? "rebooting" : "done");
+	sync();
+	reboot(want_reboot ? RB_AUTOBOOT : RB_POWER_OFF);
+	say("%s", "reboot() failed");
+	for (;;)
+		pause();
+}

@@ -1,0 +1,383 @@
+/* Building and running one VM on KVM: the /dev/kvm handshake, guest memory,
+ * the in-kernel interrupt controllers and PIT, the boot layout from vmm/x86,
+ * the registered devices and the vCPU threads. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "device.h"
+#include "kvm/kvm.h"
+#include "log.h"
+#include "vmm/config.h"
+#include "x86/boot.h"
+#include "x86/irqroute.h"
+#include "x86/layout.h"
+
+#define KVM_TSS_ADDR 0xfffbd000UL      /* 3 pages just below the BIOS ROM alias; Intel needs them */
+#define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
+
+/* --- the interface devices use (vm.h) --- */
+struct bus *vm_pio(struct vm *vm) { return &vm->pio; }
+struct bus *vm_mmio(struct vm *vm) { return &vm->mmio; }
+int vm_ncpus(const struct vm *vm) { return vm->ncpus; }
+struct vm_serial *vm_serial(struct vm *vm) { return &vm->serial; }
+
+int vm_irq_line(struct vm *vm, unsigned irq, int level)
+{
+	struct kvm_irq_level l = { .irq = irq, .level = level };
+	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0 ? -errno : 0;
+}
+
+void vm_set_console_input(struct vm *vm, void (*fn)(void *, const uint8_t *, unsigned), void *opaque)
+{
+	vm->console_input = fn;
+	vm->console_opaque = opaque;
+}
+
+void vm_request_stop(struct vm *vm, enum vm_stop why, const char *detail)
+{
+	int running = VM_RUNNING;
+	if (atomic_compare_exchange_strong(&vm->stop, &running, (int)why)) {
+		snprintf(vm->stop_detail, sizeof(vm->stop_detail), "%s", detail);
+		uint64_t one = 1;
+		if (write(vm->stop_efd, &one, sizeof(one)) < 0)
+			log_warn("waking the main loop: %s", strerror(errno));
+	}
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+	vcpu_kick_all(vm);
+}
+
+void vm_press_power_button(struct vm *vm)
+{
+	if (vm->power_button)
+		vm->power_button(vm->power_button_opaque);
+}
+
+/* --- devices --- */
+/* Weak: a program that links no device (a unit test) has no such section. */
+extern const struct device_type __start_kvmbox_devices[] __attribute__((weak));
+extern const struct device_type __stop_kvmbox_devices[] __attribute__((weak));
+
+int devices_create(struct vm *vm)
+{
+	/* Lowest order first; the set is small, so a selection pass per order is fine. */
+	int min = -1;
+	for (;;) {
+		int next = -1;
+		for (const struct device_type *t = __start_kvmbox_devices; t < __stop_kvmbox_devices; t++)
+			if (t->order > min && (next < 0 || t->order < next))
+				next = t->order;
+		if (next < 0)
+			return 0;
+		for (const struct device_type *t = __start_kvmbox_devices; t < __stop_kvmbox_devices; t++) {
+			if (t->order != next)
+				continue;
+			int r = t->create(vm);
+			if (r < 0) {
+				log_error("device %s: %s", t->name, strerror(-r));
+				return r;
+			}
+		}
+		min = next;
+	}
+}
+
+/* --- building the VM --- */
+static int map_file(const char *path, const char *what, void **data, size_t *size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int r = -errno;
+		log_error("%s %s: %s", what, path, strerror(errno));
+		return r;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
+		log_error("%s %s: not a regular, non-empty file", what, path);
+		close(fd);
+		return -EINVAL;
+	}
+	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	int err = errno;
+	close(fd);
+	if (p == MAP_FAILED) {
+		log_error("%s %s: %s", what, path, strerror(err));
+		return -err;
+	}
+	*data = p;
+	*size = (size_t)st.st_size;
+	return 0;
+}
+
+static int kvm_open(struct vm *vm, unsigned ncpus)
+{
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		int r = -errno;
+		log_error("/dev/kvm: %s (is KVM enabled, and is virtualization on in the firmware?)", strerror(errno));
+		return r;
+	}
+	int api = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (api != KVM_API_VERSION) {
+		log_error("/dev/kvm speaks API version %d, we need %d", api, KVM_API_VERSION);
+		return -ENOTSUP;
+	}
+	static const struct { int cap; const char *name; } need[] = {
+		{ KVM_CAP_IRQCHIP, "in-kernel irqchip" }, { KVM_CAP_USER_MEMORY, "user memory" },
+		{ KVM_CAP_PIT2, "in-kernel PIT" },       { KVM_CAP_IMMEDIATE_EXIT, "immediate exit" },
+		{ KVM_CAP_IRQ_ROUTING, "IRQ routing" },  { KVM_CAP_EXT_CPUID, "CPUID" },
+	};
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, need[i].cap) <= 0) {
+			log_error("KVM lacks %s support; this kernel is too old", need[i].name);
+			return -ENOTSUP;
+		}
+	int max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+	if (max <= 0)
+		max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+	if (max > 0 && ncpus > (unsigned)max) {
+		log_error("%u vCPUs asked for, but KVM allows at most %d here", ncpus, max);
+		return -EINVAL;
+	}
+	vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (vm->run_size <= 0) {
+		log_error("KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+		return -EIO;
+	}
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0) {
+		int r = -errno;
+		log_error("KVM_CREATE_VM: %s", strerror(errno));
+		return r;
+	}
+	return 0;
+}
+
+static int kvm_setup_irqchip(struct vm *vm)
+{
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR) < 0)
+		return -errno;
+	uint64_t idmap = KVM_IDENTITY_MAP_ADDR;
+	ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap); /* Intel only; AMD says EINVAL or ignores it */
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return -errno;
+	struct kvm_irq_routing *routes;
+	int r = irqroute_alloc(&routes);
+	if (r < 0)
+		return r;
+	r = ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, routes) < 0 ? -errno : 0;
+	free(routes);
+	if (r < 0)
+		return r;
+	/* The PIT's speaker port (0x61) is handled in the kernel too, as a dummy. */
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		return -errno;
+	return 0;
+}
+
+static int kvm_add_memory(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->mem.nregions; i++) {
+		struct guest_mem_region *g = &vm->mem.region[i];
+		struct kvm_userspace_memory_region r = {
+			.slot = i, .guest_phys_addr = g->gpa, .memory_size = g->size, .userspace_addr = (uint64_t)(uintptr_t)g->hva,
+		};
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+/* Guest RAM is allocated lazily, so an impossible size would only fail
+ * later, when the guest touches it and the host runs out. Refuse it now. */
+static int check_host_memory(uint64_t want)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	unsigned long long total_kb = 0;
+	if (f) {
+		if (fscanf(f, "MemTotal: %llu kB", &total_kb) != 1)
+			total_kb = 0;
+		fclose(f);
+	}
+	if (total_kb && want > total_kb * 1024) {
+		log_error("guest memory: %llu MiB asked for, but this machine has only %llu MiB",
+			  (unsigned long long)(want >> 20), total_kb / 1024);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int vm_create(struct vm *vm, const struct vmm_config *cfg)
+{
+	char err[256] = "";
+	int r;
+	memset(vm, 0, sizeof(*vm));
+	vm->kvm_fd = vm->vm_fd = vm->stop_efd = -1;
+	vm->mem.fd = -1;
+	atomic_store(&vm->stop, VM_RUNNING);
+	vm->pio.name = "pio";
+	vm->mmio.name = "mmio";
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
+	vm->ncpus = (int)cfg->cpus;
+	vm->serial.out_fd = cfg->serial == SERIAL_STDIO ? 1 : -1;
+	vm->serial.in_fd = cfg->serial == SERIAL_STDIO ? 0 : -1;
+	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_efd < 0)
+		return -errno;
+
+	/* Read the kernel and initrd first: a bad file is the commonest mistake,
+	 * and it should be reported before anything is allocated. */
+	void *kernel = NULL, *initrd = NULL;
+	size_t kernel_size = 0, initrd_size = 0;
+	if ((r = map_file(cfg->kernel, "kernel", &kernel, &kernel_size)) < 0)
+		return r;
+	if (cfg->initrd[0] && (r = map_file(cfg->initrd, "initrd", &initrd, &initrd_size)) < 0)
+		goto out;
+
+	if ((r = check_host_memory(cfg->mem_bytes)) < 0 || (r = kvm_open(vm, cfg->cpus)) < 0)
+		goto out;
+	r = guest_mem_alloc(&vm->mem, cfg->mem_bytes, cfg->hugepages ? GUEST_MEM_HUGEPAGES : 0, err, sizeof(err));
+	if (r < 0) {
+		log_error("guest memory: %s", err);
+		goto out;
+	}
+	struct x86_boot_config bc = {
+		.kernel = kernel, .kernel_size = kernel_size, .initrd = initrd, .initrd_size = initrd_size,
+		.cmdline = cfg->cmdline, .ncpus = cfg->cpus,
+	};
+	struct x86_boot boot;
+	r = x86_boot_setup(&vm->mem, &bc, &boot, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	if ((r = kvm_setup_irqchip(vm)) < 0) {
+		log_error("setting up the interrupt controllers: %s", strerror(-r));
+		goto out;
+	}
+	if ((r = kvm_add_memory(vm)) < 0) {
+		log_error("giving guest memory to KVM: %s", strerror(-r));
+		goto out;
+	}
+	if ((r = devices_create(vm)) < 0)
+		goto out;
+
+	vm->vcpus = calloc((size_t)vm->ncpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < vm->ncpus; i++) {
+		vm->vcpus[i].fd = -1;
+		if ((r = vcpu_init(vm, &vm->vcpus[i], i)) < 0) {
+			log_error("creating vCPU %d: %s", i, strerror(-r));
+			goto out;
+		}
+	}
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+	if (ioctl(vm->vcpus[0].fd, KVM_GET_SREGS, &sregs) < 0 || x86_boot_regs(&boot, &sregs, &regs) < 0 ||
+	    ioctl(vm->vcpus[0].fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(vm->vcpus[0].fd, KVM_SET_REGS, &regs) < 0) {
+		r = -errno ? -errno : -EINVAL;
+		log_error("setting the boot vCPU's registers: %s", strerror(-r));
+		goto out;
+	}
+	log_debug("kernel entry 0x%llx, initrd %llu bytes at 0x%llx", (unsigned long long)boot.kernel.entry,
+		  (unsigned long long)boot.initrd_size, (unsigned long long)boot.initrd_addr);
+	r = 0;
+out:
+	/* The kernel and initrd were copied into guest RAM; the mappings can go. */
+	if (kernel)
+		munmap(kernel, kernel_size);
+	if (initrd)
+		munmap(initrd, initrd_size);
+	return r;
+}
+
+int vm_start(struct vm *vm)
+{
+	/* vCPU threads inherit this mask; they unblock only the kick signal. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int r = 0;
+	for (int i = 0; i < vm->ncpus && !r; i++) {
+		r = -pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
+		if (!r)
+			vm->vcpus[i].started = 1;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r)
+		vm_request_stop(vm, VM_STOP_ERROR, "could not start the vCPU threads");
+	return r;
+}
+
+void vm_pause(struct vm *vm, int pause)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->paused = pause;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+	if (!pause)
+		return;
+	vcpu_kick_all(vm);
+	/* Wait until every vCPU is out of the guest, so that "paused" is true when we answer. */
+	pthread_mutex_lock(&vm->pause_lock);
+	while (vm->parked < vm->ncpus && atomic_load(&vm->stop) == VM_RUNNING)
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+enum vm_stop vm_join(struct vm *vm)
+{
+	for (int i = 0; i < vm->ncpus; i++)
+		if (vm->vcpus && vm->vcpus[i].started) {
+			pthread_join(vm->vcpus[i].thread, NULL);
+			vm->vcpus[i].started = 0;
+		}
+	return (enum vm_stop)atomic_load(&vm->stop);
+}
+
+void vm_counters(struct vm *vm, struct vcpu_counters *sum, int reset)
+{
+	memset(sum, 0, sizeof(*sum));
+	for (int i = 0; i < vm->ncpus; i++) {
+		struct vcpu_counters *c = &vm->vcpus[i].c;
+		for (int k = 0; k < EXIT_KINDS; k++) {
+			sum->exits[k] += reset ? atomic_exchange(&c->exits[k], 0) : atomic_load(&c->exits[k]);
+			sum->handler_ns[k] += reset ? atomic_exchange(&c->handler_ns[k], 0) : atomic_load(&c->handler_ns[k]);
+		}
+		sum->run_ns += reset ? atomic_exchange(&c->run_ns, 0) : atomic_load(&c->run_ns);
+	}
+}
+
+void vm_destroy(struct vm *vm)
+{
+	for (int i = 0; vm->vcpus && i < vm->ncpus; i++) {
+		if (vm->vcpus[i].run)
+			munmap(vm->vcpus[i].run, (size_t)vm->run_size);
+		if (vm->vcpus[i].fd >= 0)
+			close(vm->vcpus[i].fd);
+	}
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+	guest_mem_free(&vm->mem);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	if (vm->stop_efd >= 0)
+		close(vm->stop_efd);
+}

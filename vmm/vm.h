@@ -1,0 +1,39 @@
+/* What a device model may ask of the virtual machine it is attached to. */
+#ifndef KVMBOX_VM_H
+#define KVMBOX_VM_H
+
+#include <stdint.h>
+
+#include "bus.h"
+
+/* Why the VM stopped; also the VMM's exit status (see vmm/vmm.c). */
+enum vm_stop {
+	VM_RUNNING = -1,
+	VM_STOP_POWEROFF = 0, /* the guest powered off */
+	VM_STOP_ERROR = 1,    /* the VMM failed */
+	VM_STOP_REBOOT = 3,   /* the guest asked for a reboot */
+	VM_STOP_HOST = 4,     /* stopped from outside: signal or control socket */
+	VM_STOP_CRASH = 5,    /* the guest crashed: triple fault, or KVM could not run it */
+};
+
+struct vm_serial {
+	int out_fd;  /* where guest console output goes */
+	int in_fd;   /* where console input comes from, or -1 */
+};
+
+struct vm;
+
+struct bus *vm_pio(struct vm *vm);
+struct bus *vm_mmio(struct vm *vm);
+/* Drive an ISA interrupt line (IOAPIC pin = PIC line for 0..15). */
+int vm_irq_line(struct vm *vm, unsigned irq, int level);
+/* Ask every vCPU to stop; the first reason given wins. */
+void vm_request_stop(struct vm *vm, enum vm_stop why, const char *detail);
+int vm_ncpus(const struct vm *vm);
+struct vm_serial *vm_serial(struct vm *vm);
+/* The console device registers where input from vm_serial()->in_fd goes. */
+void vm_set_console_input(struct vm *vm, void (*fn)(void *opaque, const uint8_t *buf, unsigned len), void *opaque);
+/* The ACPI power button: raise the fixed-feature event for the guest. */
+void vm_press_power_button(struct vm *vm);
+
+#endif
