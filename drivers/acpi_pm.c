@@ -65,18 +65,19 @@ static void pm_write(void *opaque, uint64_t off, const uint8_t *data, unsigned s
 			p->cnt &= (uint16_t)~ACPI_PM1_SLP_EN; /* other sleep states are not offered */
 		}
 	} else {
-		/* PM1_STS bits clear when written with 1; PM1_EN is plain. */
+		/* PM1_STS bits clear when written with 1; PM1_EN is plain. A byte
+		 * access changes only its byte, so start from the current values
+		 * (and from "clear nothing" for the status half). */
+		memcpy(regs + 2, &p->en, 2);
 		for (unsigned i = 0; i < size && off + i < 4; i++)
 			regs[off + i] = data[i];
 		uint16_t clear, en;
 		memcpy(&clear, regs, 2);
 		memcpy(&en, regs + 2, 2);
-		if (off < 2)
-			p->sts &= (uint16_t)~clear;
+		p->sts &= (uint16_t)~clear;
 		/* Keep every enable bit: the guest reads PM1_EN back to check that
 		 * its global-lock and RTC enables stuck, and complains otherwise. */
-		if (off + size > 2)
-			p->en = en;
+		p->en = en;
 	}
 	pm_update_sci(p);
 	pthread_mutex_unlock(&p->lock);

@@ -32,22 +32,6 @@ $(OUT)/tests/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 	@echo "  FUZZ    $@"
 	@clang $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined $< $(FUZZ_LIB) -lpthread -o $@
 
-.PHONY: unit fuzz test-build
-unit: $(UNIT_TESTS)
-fuzz: $(FUZZ_TESTS)
-test-build: $(UNIT_TESTS) $(FUZZ_TESTS) $(DEPS_TEST_BINS) image
-
-TEST_CMDS := $(UNIT_TESTS) \
-	$(DEPS_TEST_BINS) \
-	$(foreach f,$(FUZZ_TESTS),'tests/fuzz/run_fuzz.sh $(f) $(FUZZ_SECONDS)') \
-	$(BOOT_TEST_CMDS)
-
-test: test-build
-	@tests/run.py $(TEST_CMDS)
-
-bench: image
-	@$(BENCH_CMDS)
-
 # The test guest: the appliance's own bzImage plus a one-file initramfs.
 GUEST_INIT   := $(OUT)/tests/guest/init
 GUEST_INITRD := $(OUT)/tests/guest/initramfs.cpio.gz
@@ -57,3 +41,34 @@ $(GUEST_INIT): tests/vm/guest_init.c $(DEPS_DONE)
 $(GUEST_INITRD): $(GUEST_INIT) tests/vm/guest.list initramfs/mkcpio.py
 	@GUEST_INIT=$(GUEST_INIT) initramfs/mkcpio.py tests/vm/guest.list $(OUT)/tests/guest/initramfs.cpio
 	@gzip -9 -n -f $(OUT)/tests/guest/initramfs.cpio
+
+# The control-socket test runs its own PID 1 in a test-only initramfs.
+VMCTL_TEST   := $(OUT)/tests/guest/vmctl_test
+VMCTL_INITRD := $(OUT)/tests/vm/vmctl.cpio.gz
+$(VMCTL_TEST): tests/vm/vmctl_test.c $(DEPS_DONE)
+	@mkdir -p $(dir $@)
+	@$(MUSL_CC) -static -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE $< -o $@
+$(VMCTL_INITRD): $(VMCTL_TEST) $(KVMBOX) $(GUEST_INITRD) $(OUT)/kernel/bzImage tests/vm/vmctl.list
+	@mkdir -p $(dir $@)
+	@KVMBOX_BIN=$(KVMBOX) VMCTL_TEST=$(VMCTL_TEST) GUEST_KERNEL=$(OUT)/kernel/bzImage GUEST_INITRD=$(GUEST_INITRD) \
+		initramfs/mkcpio.py tests/vm/vmctl.list $(OUT)/tests/vm/vmctl.cpio
+	@gzip -1 -n -f $(OUT)/tests/vm/vmctl.cpio
+
+.PHONY: unit fuzz test-build
+unit: $(UNIT_TESTS)
+fuzz: $(FUZZ_TESTS)
+test-build: $(UNIT_TESTS) $(FUZZ_TESTS) $(DEPS_TEST_BINS) $(GUEST_INITRD) $(VMCTL_INITRD) image
+
+TEST_CMDS := $(UNIT_TESTS) \
+	$(DEPS_TEST_BINS) \
+	tests/build/test_fetch.sh \
+	$(foreach f,$(FUZZ_TESTS),'tests/fuzz/run_fuzz.sh $(f) $(FUZZ_SECONDS)') \
+	$(BOOT_TEST_CMDS) \
+	tests/vm/vm_test.py \
+	tests/vm/vmctl_test.py
+
+test: test-build
+	@tests/run.py $(TEST_CMDS)
+
+bench: image
+	@$(BENCH_CMDS)

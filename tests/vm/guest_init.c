@@ -1,6 +1,8 @@
 /* /init of the test guest: prints what the guest sees, in marker lines the
- * tests look for, then powers off (or reboots, when the command line says
- * kvmbox.test=reboot). Static musl, so it needs nothing else in the initramfs.
+ * tests look for, then powers off. kvmbox.test= on the command line changes
+ * the ending: "reboot" reboots; "wait" waits for the ACPI power button and
+ * then powers off; "wait-ignore-button" waits forever, like a guest that
+ * ignores the button. Static musl, so it needs nothing else in the initramfs.
  *
  *   KVMBOX-GUEST: init
  *   KVMBOX-GUEST: cpus=2
@@ -8,9 +10,13 @@
  *   KVMBOX-GUEST: cmdline=<the command line>
  *   KVMBOX-GUEST: done
  */
+#include <dirent.h>
 #include <fcntl.h>
+#include <linux/input.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
@@ -38,6 +44,48 @@ static void say(const char *fmt, const char *arg)
 	/* One write per line: the console is shared with the kernel. */
 	if (write(1, line, (size_t)n) < 0)
 		return;
+}
+
+/* Block until an input device named "Power Button" sends KEY_POWER. */
+static void wait_power_button(void)
+{
+	struct pollfd fds[8];
+	int n = 0;
+	DIR *d = opendir("/dev/input");
+	struct dirent *e;
+	while (d && (e = readdir(d)) && n < 8) {
+		char path[300], name[64] = "";
+		if (strncmp(e->d_name, "event", 5))
+			continue;
+		snprintf(path, sizeof(path), "/dev/input/%s", e->d_name);
+		int fd = open(path, O_RDONLY);
+		if (fd < 0)
+			continue;
+		ioctl(fd, EVIOCGNAME(sizeof(name)), name);
+		if (!strstr(name, "Power Button")) {
+			close(fd);
+			continue;
+		}
+		fds[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+	}
+	if (d)
+		closedir(d);
+	if (!n) {
+		say("%s", "no power button");
+		return;
+	}
+	/* Only now: an event sent before the device is open would be lost. */
+	say("%s", "waiting");
+	for (;;) {
+		if (poll(fds, (nfds_t)n, -1) <= 0)
+			continue;
+		for (int i = 0; i < n; i++) {
+			struct input_event ev;
+			if ((fds[i].revents & POLLIN) && read(fds[i].fd, &ev, sizeof(ev)) == sizeof(ev) &&
+			    ev.type == EV_KEY && ev.code == KEY_POWER && ev.value == 1)
+				return;
+		}
+	}
 }
 
 int main(void)
@@ -74,6 +122,15 @@ int main(void)
 	cmdline[strcspn(cmdline, "\n")] = '\0';
 	say("cmdline=%s", cmdline);
 
+	if (strstr(cmdline, "kvmbox.test=wait-ignore-button")) {
+		say("%s", "waiting");
+		for (;;)
+			pause();
+	}
+	if (strstr(cmdline, "kvmbox.test=wait")) {
+		wait_power_button(); /* says "waiting" once the button is watched */
+		say("%s", "power button");
+	}
 	int want_reboot = strstr(cmdline, "kvmbox.test=reboot") != NULL;
 	say("%s", want_reboot ? "rebooting" : "done");
 	sync();
