@@ -6,6 +6,7 @@ One appliance boot runs a seed (headless mode) with several VMs at once:
   boot       the test guest, 2 vCPUs and 256 MiB: it must see 2 CPUs, about
              256 MiB and our command line, then power off (VMM status 0)
   reboot     the test guest asked to reboot: reported as a reboot (status 3)
+  elf        the same kernel as an uncompressed ELF vmlinux (PVH entry)
   bad-*      bad input, each must fail with one clear line and status 1:
              a missing kernel, a file that is not a kernel, a kernel too big
              for guest memory, an initrd that does not fit, more vCPUs than
@@ -39,6 +40,8 @@ SEED = {
     "vms": [
         dict(GUEST, name="boot", mem="256M", cpus=2, cmdline="console=ttyS0 quiet kvmbox.marker=boot-ok"),
         dict(GUEST, name="reboot", mem="128M", cpus=1, cmdline="console=ttyS0 quiet kvmbox.test=reboot"),
+        dict(GUEST, name="elf", kernel="/data/guest/vmlinux", mem="128M", cpus=1,
+             cmdline="console=ttyS0 quiet kvmbox.marker=elf-ok"),
         dict(GUEST, name="bad-missing", kernel="/data/guest/no-such-kernel"),
         dict(GUEST, name="bad-notkernel", kernel="/data/guest/initramfs.cpio.gz"),
         dict(GUEST, name="bad-toobig", mem="32M"),
@@ -70,6 +73,7 @@ def make_data_disk():
     shutil.rmtree(stage, ignore_errors=True)
     os.makedirs(os.path.join(stage, "guest"))
     shutil.copy(KERNEL, os.path.join(stage, "guest", "bzImage"))
+    shutil.copy(os.path.join(OUT, "kernel", "vmlinux"), os.path.join(stage, "guest", "vmlinux"))
     shutil.copy(GUEST_INITRD, os.path.join(stage, "guest", "initramfs.cpio.gz"))
     # 100 MiB of initrd cannot fit in a 128 MiB guest next to the kernel.
     with open(os.path.join(stage, "guest", "big.initrd"), "wb") as f:
@@ -79,7 +83,7 @@ def make_data_disk():
     disk = os.path.join(WORK, "data.img")
     if os.path.exists(disk):
         os.unlink(disk)
-    subprocess.run(["mke2fs", "-q", "-t", "ext4", "-L", "KVMBOX-DATA", "-d", stage, disk, "192M"],
+    subprocess.run(["mke2fs", "-q", "-t", "ext4", "-L", "KVMBOX-DATA", "-d", stage, disk, "256M"],
                    check=True)
     return disk
 
@@ -121,6 +125,8 @@ def main():
         failed |= not ok("vm-boot-cmdline", "KVMBOX-GUEST: cmdline=console=ttyS0 quiet kvmbox.marker=boot-ok" in boot,
                          "no command line marker in:\n" + boot[-2000:])
         failed |= not ok("vm-boot-poweroff-status-0", ended("boot") == 0, "status %s" % ended("boot"))
+        failed |= not ok("vm-elf-vmlinux-boots", "kvmbox.marker=elf-ok" in lines("elf") and ended("elf") == 0,
+                         "status %s, output:\n%s" % (ended("elf"), lines("elf")[-1500:]))
         failed |= not ok("vm-reboot-reported", "KVMBOX-GUEST: rebooting" in lines("reboot") and ended("reboot") == 3,
                          "status %s" % ended("reboot"))
         for vm, (code, rx) in EXPECT.items():
