@@ -208,7 +208,7 @@ static int cmd_init(int argc, char **argv)
 		service_add("supervisor", (char *const *)supervisor_argv);
 	service_start_due(now_seconds());
 
-	log_info("kvmbox ready version=%s kvm=%s iommu=%s data=%s console=none", KVMBOX_VERSION,
+	log_plain(LOG_INFO, "kvmbox ready version=%s kvm=%s iommu=%s data=%s console=none", KVMBOX_VERSION,
 		 kvm ? "yes" : "no", iommu_on ? "on" : "off", data.mounted ? DATA_MOUNT : "none");
 	seed_start(cmdline, epfd);
 

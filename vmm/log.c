@@ -73,7 +73,10 @@ size_t log_format(char *buf, size_t size, double seconds, enum log_level level,
 		return 0;
 	if ((unsigned)level > LOG_DEBUG)
 		level = LOG_ERROR;
-	int n = snprintf(buf, size, "[%9.3f] %s: %s%s", seconds, tag, level_names[level], msg);
+	/* A NULL tag gives a line that reads as a sentence of its own, such as
+	 * the "kvmbox ready" line that people and scripts wait for. */
+	int n = tag ? snprintf(buf, size, "[%9.3f] %s: %s%s", seconds, tag, level_names[level], msg)
+		    : snprintf(buf, size, "[%9.3f] %s%s", seconds, level_names[level], msg);
 	size_t len = n < 0 ? 0 : (size_t)n;
 	if (len >= size - 1) {
 		/* Truncated: say so rather than cut silently. */
@@ -148,7 +151,22 @@ static void file_rotate_locked(void)
 	log_file_fd = open(log_file_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 }
 
+static void log_vmsg_tag(enum log_level level, const char *tag, const char *fmt, va_list ap);
+
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+{
+	log_vmsg_tag(level, log_tag, fmt, ap);
+}
+
+void log_plain(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmsg_tag(level, NULL, fmt, ap);
+	va_end(ap);
+}
+
+static void log_vmsg_tag(enum log_level level, const char *tag, const char *fmt, va_list ap)
 {
 	if (level > log_level)
 		return;
@@ -157,7 +175,7 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	size_t len = log_format(line, sizeof(line), (double)ts.tv_sec + ts.tv_nsec / 1e9, level, log_tag, msg);
+	size_t len = log_format(line, sizeof(line), (double)ts.tv_sec + ts.tv_nsec / 1e9, level, tag, msg);
 
 	pthread_mutex_lock(&log_lock);
 	for (int i = 0; i < log_nconsoles; i++)

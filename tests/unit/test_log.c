@@ -11,6 +11,9 @@ int main(void)
 	size_t n = log_format(buf, sizeof(buf), 12.5, LOG_WARN, "kvmbox", "disk full");
 	CHECK("format", !strcmp(buf, "[   12.500] kvmbox: warning: disk full\n") && n == strlen(buf));
 
+	log_format(buf, sizeof(buf), 2.583, LOG_INFO, NULL, "kvmbox ready version=1");
+	CHECK("format without a tag", !strcmp(buf, "[    2.583] kvmbox ready version=1\n"));
+
 	n = log_format(buf, sizeof(buf), 1, LOG_INFO, "t", "two\nlines");
 	CHECK("newline inside a message cannot forge a line", strchr(buf, '\n') == buf + n - 1);
 
