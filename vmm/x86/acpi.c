@@ -134,7 +134,11 @@ static void fill_fadt(struct acpi_fadt *f, uint64_t facs, uint64_t dsdt)
 	/* Latencies above 100 and 1000 us say "no C2" and "no C3". */
 	f->p_lvl2_lat = 101;
 	f->p_lvl3_lat = 1001;
-	f->iapc_boot_arch = ACPI_BOOT_LEGACY_DEVICES | ACPI_BOOT_8042 | ACPI_BOOT_NO_VGA;
+	/* No ACPI_BOOT_8042: a VM has no PS/2 keyboard, and without the flag
+	 * Linux skips probing for one (a third of a second of port exits
+	 * under nested virtualization). The reset register still points at
+	 * the i8042's port 0x64, which the VMM keeps for reboots. */
+	f->iapc_boot_arch = ACPI_BOOT_LEGACY_DEVICES | ACPI_BOOT_NO_VGA;
 	f->flags = ACPI_FADT_WBINVD | ACPI_FADT_PROC_C1 | ACPI_FADT_SLP_BUTTON | ACPI_FADT_FIX_RTC |
 		   ACPI_FADT_RESET_REG_SUP;
 	f->reset_reg = io_reg(X86_RESET_PORT, 8, GAS_ACCESS_BYTE);
