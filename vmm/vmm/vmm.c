@@ -32,7 +32,7 @@
 static const char vmm_usage[] =
 	"usage: kvmbox vmm --kernel FILE [--initrd FILE] [--cmdline TEXT] [--mem 512M] [--cpus N]\n"
 	"                  [--serial stdio|none|socket:PATH] [--control PATH] [--hugepages]\n"
-	"                  [--stop-timeout SECONDS] [--config FILE.json]\n"
+	"                  [--stop-timeout SECONDS] [--config FILE.json] [--name NAME]\n"
 	"On a terminal, Ctrl-A x stops the VM. Exit status: 0 the guest powered off, 1 error,\n"
 	"3 the guest rebooted, 4 stopped from outside, 5 the guest crashed.\n";
 
@@ -290,6 +290,10 @@ static int cmd_vmm(int argc, char **argv)
 		log_error("%s ('kvmbox vmm --help' lists the options)", err);
 		return VM_STOP_ERROR;
 	}
+
+	static char tag[VMM_NAME_MAX + 8];
+	snprintf(tag, sizeof(tag), "vmm %s", cfg.name);
+	log_set_tag(tag);
 
 	static struct vmm m;
 	m.cfg = &cfg;
