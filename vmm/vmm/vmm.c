@@ -351,7 +351,8 @@ static int cmd_vmm(int argc, char **argv)
 	m.st = (struct vmm_state){ .vm = vm, .mem_mib = (unsigned)(cfg.mem_bytes >> 20), .request_stop = request_stop };
 
 	m.st.started = mono_now();
-	log_debug("setup took %.2f ms from process start to the first KVM_RUN", (m.st.started - t_start) * 1e3);
+	log_info("started %u vCPU(s), %llu MiB; setup took %.2f ms from process start to the first KVM_RUN", cfg.cpus,
+		 (unsigned long long)(cfg.mem_bytes >> 20), (m.st.started - t_start) * 1e3);
 	if (vm_start(vm) == 0)
 		vmm_loop(&m);
 	enum vm_stop why = vm_join(vm);
