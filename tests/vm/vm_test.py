@@ -7,6 +7,7 @@ One appliance boot runs a seed (headless mode) with several VMs at once:
              256 MiB and our command line, then power off (VMM status 0)
   reboot     the test guest asked to reboot: reported as a reboot (status 3)
   elf        the same kernel as an uncompressed ELF vmlinux (PVH entry)
+  huge       guest RAM on hugepages (the appliance reserves 72 x 2 MiB)
   bad-*      bad input, each must fail with one clear line and status 1:
              a missing kernel, a file that is not a kernel, a kernel too big
              for guest memory, an initrd that does not fit, more vCPUs than
@@ -42,6 +43,9 @@ SEED = {
         dict(GUEST, name="reboot", mem="128M", cpus=1, cmdline="console=ttyS0 quiet kvmbox.test=reboot"),
         dict(GUEST, name="elf", kernel="/data/guest/vmlinux", mem="128M", cpus=1,
              cmdline="console=ttyS0 quiet kvmbox.marker=elf-ok"),
+        dict(GUEST, name="huge", mem="128M", cpus=1, hugepages=True,
+             cmdline="console=ttyS0 quiet kvmbox.marker=huge-ok"),
+        dict(GUEST, name="bad-hugepages", mem="512M", hugepages=True),
         dict(GUEST, name="bad-missing", kernel="/data/guest/no-such-kernel"),
         dict(GUEST, name="bad-notkernel", kernel="/data/guest/initramfs.cpio.gz"),
         dict(GUEST, name="bad-toobig", mem="32M"),
@@ -53,6 +57,7 @@ SEED = {
 
 # VM name -> (VMM exit status, a regex its error or output must match)
 EXPECT = {
+    "bad-hugepages": (1, r"hugepages"),
     "bad-missing": (1, r"kernel /data/guest/no-such-kernel: No such file"),
     "bad-notkernel": (1, r"not a Linux kernel"),
     "bad-toobig": (1, r"kernel too big for guest memory"),
@@ -95,7 +100,7 @@ def main():
     args = ["-machine", "q35", "-cpu", "max", "-smp", "1", "-m", "1536", "-accel", "tcg",
             "-display", "none", "-no-reboot", "-nic", "none",
             "-kernel", KERNEL, "-initrd", INITRAMFS,
-            "-append", "console=ttyS0,115200 kvmbox.datawait=0",
+            "-append", "console=ttyS0,115200 kvmbox.datawait=0 hugepages=72",
             "-drive", "file=%s,if=virtio,format=raw" % disk]
     failed = False
     with Qemu(args, name="vm", logdir=WORK, watchdog_s=900) as q:
@@ -127,6 +132,8 @@ def main():
         failed |= not ok("vm-boot-poweroff-status-0", ended("boot") == 0, "status %s" % ended("boot"))
         failed |= not ok("vm-elf-vmlinux-boots", "kvmbox.marker=elf-ok" in lines("elf") and ended("elf") == 0,
                          "status %s, output:\n%s" % (ended("elf"), lines("elf")[-1500:]))
+        failed |= not ok("vm-hugepages-boots", "kvmbox.marker=huge-ok" in lines("huge") and ended("huge") == 0,
+                         "status %s, output:\n%s" % (ended("huge"), lines("huge")[-1500:]))
         failed |= not ok("vm-reboot-reported", "KVMBOX-GUEST: rebooting" in lines("reboot") and ended("reboot") == 3,
                          "status %s" % ended("reboot"))
         for vm, (code, rx) in EXPECT.items():

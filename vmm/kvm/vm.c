@@ -250,7 +250,7 @@ int vm_create(struct vm *vm, const struct vmm_config *cfg)
 		goto out;
 	r = guest_mem_alloc(&vm->mem, cfg->mem_bytes, cfg->hugepages ? GUEST_MEM_HUGEPAGES : 0, err, sizeof(err));
 	if (r < 0) {
-		log_error("guest memory: %s", err);
+		log_error("%s", err);
 		goto out;
 	}
 	struct x86_boot_config bc = {
