@@ -81,17 +81,6 @@ static void loopback_up(void)
 	close(s);
 }
 
-static int read_file(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ssize_t n = read(fd, buf, size - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return n < 0 ? -errno : (int)n;
-}
-
 /* /dev/kvm, or the reason there is none, in words a user can act on. */
 static int check_kvm(char *why, size_t size)
 {
@@ -101,7 +90,7 @@ static int check_kvm(char *why, size_t size)
 		return 1;
 	}
 	static char cpuinfo[64 * 1024];
-	read_file("/proc/cpuinfo", cpuinfo, sizeof(cpuinfo));
+	init_read_text("/proc/cpuinfo", cpuinfo, sizeof(cpuinfo));
 	if (!strstr(cpuinfo, " vmx") && !strstr(cpuinfo, " svm"))
 		snprintf(why, size, "the CPU offers no hardware virtualization (no vmx or svm flag); "
 				    "enable VT-x/AMD-V in the firmware, or nested virtualization in the outer hypervisor");
@@ -172,7 +161,7 @@ static int cmd_init(int argc, char **argv)
 	loopback_up();
 
 	static char cmdline[CMDLINE_MAX];
-	read_file("/proc/cmdline", cmdline, sizeof(cmdline));
+	init_read_text("/proc/cmdline", cmdline, sizeof(cmdline));
 	char level[16];
 	if (cmdline_get(cmdline, "kvmbox.debug", level, sizeof(level)) == 1)
 		log_set_level(LOG_DEBUG);

@@ -30,6 +30,9 @@ int ext4_label(const uint8_t *buf, size_t len, char *label, size_t size);
 int uevent_get(const char *text, const char *key, char *val, size_t size);
 
 /* --- init_data.c: the KVMBOX-DATA partition --- */
+/* A small text file (sysfs, /proc) into buf, NUL-terminated even on error.
+ * Returns the length or -errno. */
+int init_read_text(const char *path, char *buf, size_t size);
 struct data_state {
 	int mounted;
 	char device[64];   /* /dev/sda2, or "" when none was found */

@@ -19,15 +19,17 @@
 #include "init.h"
 #include "log.h"
 
-static int read_text(const char *path, char *buf, size_t size)
+int init_read_text(const char *path, char *buf, size_t size)
 {
+	buf[0] = '\0';
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	ssize_t n = read(fd, buf, size - 1);
+	int err = errno;
 	close(fd);
 	if (n < 0)
-		return -errno;
+		return -err;
 	buf[n] = '\0';
 	return (int)n;
 }
@@ -59,13 +61,13 @@ static int find_data(char *dev, size_t size)
 			continue;
 		char path[300], uevent[1024], name[48], label[32];
 		snprintf(path, sizeof(path), "/sys/class/block/%s/uevent", e->d_name);
-		if (read_text(path, uevent, sizeof(uevent)) < 0 || uevent_get(uevent, "DEVNAME", name, sizeof(name)) != 1)
+		if (init_read_text(path, uevent, sizeof(uevent)) < 0 || uevent_get(uevent, "DEVNAME", name, sizeof(name)) != 1)
 			continue;
 		/* Skip empty drives (a CD-ROM without a disc): reading them only
 		 * fills the kernel log with I/O errors. */
 		char sizetext[32];
 		snprintf(path, sizeof(path), "/sys/class/block/%s/size", e->d_name);
-		if (read_text(path, sizetext, sizeof(sizetext)) <= 0 || atoll(sizetext) == 0)
+		if (init_read_text(path, sizetext, sizeof(sizetext)) <= 0 || atoll(sizetext) == 0)
 			continue;
 		char partname[64] = "";
 		uevent_get(uevent, "PARTNAME", partname, sizeof(partname));
