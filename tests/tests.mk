@@ -62,6 +62,7 @@ test-build: $(UNIT_TESTS) $(FUZZ_TESTS) $(DEPS_TEST_BINS) $(GUEST_INITRD) $(VMCT
 TEST_CMDS := $(UNIT_TESTS) \
 	$(DEPS_TEST_BINS) \
 	tests/build/test_fetch.sh \
+	tests/build/test_patches.sh \
 	$(foreach f,$(FUZZ_TESTS),'tests/fuzz/run_fuzz.sh $(f) $(FUZZ_SECONDS)') \
 	$(BOOT_TEST_CMDS) \
 	tests/vm/vm_test.py \

@@ -3,6 +3,12 @@
 #
 #   build-sysroot.sh CACHE LINK   -> LINK is a symlink to CACHE/sysroot-<key>
 #
+# musl, mbedtls and lwip are Debian's: the upstream tarball plus the patches
+# in debian/patches/series of the pinned .debian.tar.xz (NAME-debian in pins),
+# applied in order, which is how Debian's security fixes reach us. Debian's
+# build system is not used, only its patches. dtc stays upstream-only: the
+# archive answers 404 for its .dsc and .debian.tar.xz.
+#
 # The sysroot is built once per key, where key hashes the pins it uses, the
 # build scripts, the mbedtls config, the lwip port headers and the compiler.
 # It is built in place (musl-gcc's specs file records its absolute prefix, so
@@ -27,7 +33,8 @@ pinver() { # NAME [full] -> the upstream version (or the full Debian version)
 }
 
 key=$( (cd "$top"
-	for n in musl mbedtls lwip dtc linux-source; do awk -v n="$n" '$1 == n' "$pins"; done
+	# Each source's NAME-debian pin too, so new Debian patches rebuild it.
+	for n in musl mbedtls lwip dtc linux-source; do awk -v n="$n" '$1 == n || $1 == n "-debian"' "$pins"; done
 	for f in image/deps/build-*.sh image/deps/mbedtls-* $(find drivers/usernet/port -type f | sort); do
 		echo "== $f"; cat "$f"
 	done
@@ -35,9 +42,11 @@ key=$( (cd "$top"
 prefix=$cache/sysroot-$key
 work=$prefix.work
 # musl alone has a key of its own: it is the slow part, and it need not be
-# rebuilt when only lwipopts.h or the mbedtls config changes.
-muslkey=$( (awk '$1 == "musl"' "$pins"; cat "$here/build-musl.sh"; gcc --version | head -1) \
-	| sha256sum | cut -c1-16)
+# rebuilt when only lwipopts.h or the mbedtls config changes. It does hash
+# the patching code below (between its >>> and <<< lines) with its pins.
+muslkey=$( (awk '$1 == "musl" || $1 == "musl-debian"' "$pins"; cat "$here/build-musl.sh"
+	sed -n '/^# >>> debian patches/,/^# <<< debian patches/p' "$here/build-sysroot.sh"
+	gcc --version | head -1) | sha256sum | cut -c1-16)
 musl=$cache/musl-$muslkey
 
 publish() {
@@ -91,11 +100,66 @@ extract() { # NAME -> its sources in $work/NAME
 	tar -xf "$f" -C "$work/$1" --strip-components=1
 }
 
+# >>> debian patches: the code from here to the <<< line is part of musl's key.
+# Apply Debian's patches to the sources that extract left in $work/NAME: the
+# quilt series in NAME-debian's debian/patches/series, in order, each with
+# patch -pN (N from a -pN option on its line, else 1), skipping blank and
+# comment lines. A patch that does not apply stops the build, named. The
+# names applied go to $work/NAME/.kvmbox-patches, which keep_patches saves
+# under share/kvmbox-patches/ (tests/build/test_patches.sh reads it there).
+# Variables are dp_*: this runs inside step, whose $name must survive.
+debian_patches() { # NAME
+	dp_pkg=$1
+	dp_tar=$("$here/fetch.sh" "$cache" "$dp_pkg-debian") || return 1
+	dp_deb=$work/$dp_pkg-debian dp_list=$work/$dp_pkg/.kvmbox-patches dp_n=0
+	rm -rf "$dp_deb" && mkdir -p "$dp_deb" && tar -xf "$dp_tar" -C "$dp_deb" || return 1
+	dp_dir=$dp_deb/debian/patches
+	echo "# Debian patches applied to $dp_pkg, in order, from ${dp_tar##*/}" > "$dp_list" || return 1
+	if [ ! -f "$dp_dir/series" ]; then
+		echo "deps: $dp_pkg: ${dp_tar##*/} has no debian/patches/series; no patches to apply"
+		return 0
+	fi
+	while IFS= read -r dp_line || [ -n "$dp_line" ]; do
+		dp_line=${dp_line%%[ 	]#*}   # quilt: a blank then # starts a comment
+		set -f; set -- $dp_line; set +f
+		case ${1:-#} in \#*) continue ;; esac
+		dp_p=$1 dp_strip=1; shift
+		for dp_o in "$@"; do
+			case $dp_o in
+				-p[0-9]|-p[0-9][0-9]) dp_strip=${dp_o#-p} ;;
+				*) echo "deps: $dp_pkg: Debian patch $dp_p: unsupported option '$dp_o' in debian/patches/series" >&2
+				   return 1 ;;
+			esac
+		done
+		echo "deps: $dp_pkg: applying Debian patch $dp_p (-p$dp_strip)"
+		if [ ! -f "$dp_dir/$dp_p" ] ||
+		   ! patch -d "$work/$dp_pkg" -p"$dp_strip" --forward --batch --no-backup-if-mismatch -i "$dp_dir/$dp_p"; then
+			echo "deps: $dp_pkg: Debian patch $dp_p (debian/patches/$dp_p from ${dp_tar##*/}) failed to apply" >&2
+			return 1
+		fi
+		echo "$dp_p" >> "$dp_list" || return 1
+		dp_n=$((dp_n + 1))
+	done < "$dp_dir/series"
+	echo "deps: $dp_pkg: applied $dp_n Debian patches"
+}
+# <<< debian patches
+
+keep_patches() { # NAME DEST -> DEST/share/kvmbox-patches/NAME
+	mkdir -p "$2/share/kvmbox-patches" && cp "$work/$1/.kvmbox-patches" "$2/share/kvmbox-patches/$1"
+}
+
+# One progress line per patched source: the count, then the names.
+report_patches() { # NAME
+	rp=$prefix/share/kvmbox-patches/$1
+	[ -f "$rp" ] || return 0
+	echo "deps: $1: $(grep -vc '^#' "$rp") Debian patches applied: $(grep -v '^#' "$rp" | paste -sd' ')"
+}
+
 build_musl() {
 	if [ ! -f "$musl/.done" ]; then
-		rm -rf "$musl" && extract musl &&
+		rm -rf "$musl" && extract musl && debian_patches musl &&
 		"$here/build-musl.sh" "$work/musl" "$musl" "$jobs" &&
-		touch "$musl/.done" || return 1
+		keep_patches musl "$musl" && touch "$musl/.done" || return 1
 	fi
 	# Only musl-gcc and its specs name the prefix they were installed in;
 	# read it from musl-gcc, which is right even if $cache is reached
@@ -114,15 +178,19 @@ build_headers() {
 }
 
 build_mbedtls() {
-	extract mbedtls && "$here/build-mbedtls.sh" "$work/mbedtls" "$prefix" "$jobs"
+	extract mbedtls && debian_patches mbedtls &&
+	"$here/build-mbedtls.sh" "$work/mbedtls" "$prefix" "$jobs" && keep_patches mbedtls "$prefix"
 }
 
 build_lwip() {
-	extract lwip && "$here/build-lwip.sh" "$work/lwip" "$prefix" "$jobs" "$top/drivers/usernet/port"
+	extract lwip && debian_patches lwip &&
+	"$here/build-lwip.sh" "$work/lwip" "$prefix" "$jobs" "$top/drivers/usernet/port" && keep_patches lwip "$prefix"
 }
 
 build_libfdt() { # dtc|kernel
 	if [ "$1" = dtc ]; then
+		# Upstream only: the archive answers 404 for dtc's .dsc and
+		# .debian.tar.xz, so there is no dtc-debian pin and no patching.
 		extract dtc && "$here/build-libfdt.sh" "$work/dtc/libfdt" "$prefix" "$jobs"
 	else
 		"$here/build-libfdt.sh" "$cache/linux-src-$(pinver linux-source full)/scripts/dtc/libfdt" "$prefix" "$jobs"
@@ -148,13 +216,16 @@ build_check() {
 }
 
 if [ -f "$musl/.done" ]; then
-	step musl "copying musl $(pinver musl) from $musl" build_musl
+	step musl "copying musl $(pinver musl full) from $musl" build_musl
 else
-	step musl "building musl $(pinver musl)" build_musl
+	step musl "building musl $(pinver musl full)" build_musl
 fi
+report_patches musl
 step headers "installing Linux $(pinver linux-source) uapi headers" build_headers
-step mbedtls "building mbedtls $(pinver mbedtls)" build_mbedtls
-step lwip "building lwip $(pinver lwip)" build_lwip
+step mbedtls "building mbedtls $(pinver mbedtls full)" build_mbedtls
+report_patches mbedtls
+step lwip "building lwip $(pinver lwip full)" build_lwip
+report_patches lwip
 # The archive has answered 404 for dtc files before. The kernel tree carries
 # a recent libfdt, and the headers step has already extracted it.
 if "$here/fetch.sh" "$cache" dtc >/dev/null 2>"$work/fetch-dtc.log"; then
