@@ -69,10 +69,20 @@ case $kind in
 esac
 uri=$(echo "$uris" | awk -v f="$file" '$2 == f { gsub("\047", "", $1); print $1 }')
 [ -n "$uri" ] || { echo "fetch: $pkgver has no file $file in the Debian 13 index; update image/deps/pins" >&2; exit 1; }
-echo "fetch: downloading $file ($pkgver)" >&2
+size=$(echo "$uris" | awk -v f="$file" '$2 == f { printf "%.1f MiB", $3 / 1048576 }')
+echo "fetch: downloading $file ($pkgver, $size)" >&2
 rm -f "$dl/.part-$file"
-/usr/lib/apt/apt-helper -o APT::Sandbox::User=root download-file "$uri" "$dl/.part-$file" >&2 \
-	|| { echo "fetch: download of $file failed" >&2; rm -f "$dl/.part-$file"; exit 1; }
+# A big download (the kernel source is about 150 MiB) reports its progress
+# every few seconds, so a slow mirror does not look like a hang.
+/usr/lib/apt/apt-helper -o APT::Sandbox::User=root download-file "$uri" "$dl/.part-$file" >&2 &
+pid=$!
+while kill -0 $pid 2>/dev/null; do
+	sleep 5
+	if kill -0 $pid 2>/dev/null && [ -f "$dl/.part-$file" ]; then
+		echo "fetch: $file: $(( $(stat -c %s "$dl/.part-$file") / 1048576 )) MiB so far" >&2
+	fi
+done
+wait $pid || { echo "fetch: download of $file failed" >&2; rm -f "$dl/.part-$file"; exit 1; }
 mv "$dl/.part-$file" "$dl/$file"
 verify
 echo "$dl/$file"
