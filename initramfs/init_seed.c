@@ -98,6 +98,14 @@ int seed_load(const char *text, size_t len, char *err, size_t errlen, int (*star
 				snprintf(err, errlen, "VM name \"%s\": use letters, digits, - and _ only", name);
 				return -EINVAL;
 			}
+		for (int j = 0; j < i; j++) {
+			char other[64] = "";
+			json_get_string(&doc, json_get(&doc, json_array_at(&doc, vms, j), "name"), other, sizeof(other));
+			if (!strcmp(other, name)) {
+				snprintf(err, errlen, "two VMs are named \"%s\"; names must be unique", name);
+				return -EINVAL;
+			}
+		}
 		const struct json_token *t = &doc.tok[vm];
 		int r = start(name, text + t->start, t->end - t->start);
 		if (r < 0) {
