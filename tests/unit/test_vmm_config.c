@@ -44,6 +44,8 @@ static void test_args(void)
 	CHECK("args zero cpus", args(&c, err, sizeof(err), 5, zero) == -EINVAL);
 	char *mem[] = { "vmm", "--kernel", "/k", "--mem", "1M" };
 	CHECK("args too little memory", args(&c, err, sizeof(err), 5, mem) == -EINVAL && strstr(err, "at least"));
+	char *huge[] = { "vmm", "--kernel", "/k", "--mem", "300G" };
+	CHECK("args more memory than the layout allows", args(&c, err, sizeof(err), 5, huge) == -EINVAL && strstr(err, "at most 255 GiB"));
 	char *unknown[] = { "vmm", "--kernel", "/k", "--frobnicate", "1" };
 	CHECK("args unknown option", args(&c, err, sizeof(err), 5, unknown) == -EINVAL && strstr(err, "--frobnicate"));
 	char *missing[] = { "vmm", "--kernel" };

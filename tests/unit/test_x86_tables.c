@@ -42,6 +42,51 @@ static const struct acpi_header *table(uint64_t gpa)
 	return h;
 }
 
+static const uint8_t *find(const uint8_t *hay, size_t len, const void *needle, size_t n)
+{
+	for (size_t i = 0; n <= len && i <= len - n; i++)
+		if (memcmp(hay + i, needle, n) == 0)
+			return hay + i;
+	return NULL;
+}
+
+/* The PCI root bridge: \_SB.PCI0 with its ids, windows and routing. */
+static void check_dsdt_pci(unsigned n, const uint8_t *aml, size_t len)
+{
+	char name[128];
+#define D(what, cond)                                                                              \
+	do {                                                                                       \
+		snprintf(name, sizeof(name), "acpi %u cpus: DSDT %s", n, what);                    \
+		CHECK(name, cond);                                                                 \
+	} while (0)
+	static const uint8_t dev[] = { 0x5b, 0x82 }; /* DeviceOp */
+	const uint8_t *d = find(aml, len, dev, sizeof(dev));
+	D("has Scope (\\_SB) { Device (PCI0) }",
+	  find(aml, len, "\x10", 1) && find(aml, len, "\\_SB_", 5) && d && d + 4 + 4 <= aml + len &&
+		  find(d, (size_t)(aml + len - d), "PCI0", 4));
+	static const uint8_t hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x08 };
+	static const uint8_t cid[] = { 0x08, '_', 'C', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x03 };
+	D("_HID PNP0A08, _CID PNP0A03", find(aml, len, hid, sizeof(hid)) && find(aml, len, cid, sizeof(cid)));
+	static const uint8_t seg[] = { 0x08, '_', 'S', 'E', 'G', 0x00 };
+	static const uint8_t bbn[] = { 0x08, '_', 'B', 'B', 'N', 0x00 };
+	D("_SEG 0, _BBN 0", find(aml, len, seg, sizeof(seg)) && find(aml, len, bbn, sizeof(bbn)));
+	/* The 32-bit window: DWordMemory min 0xc0000000 max 0xdfffffff. */
+	static const uint8_t mem32[] = { 0x00, 0x00, 0x00, 0xc0, 0xff, 0xff, 0xff, 0xdf };
+	static const uint8_t cfgio[] = { 0x47, 0x01, 0xf8, 0x0c, 0xf8, 0x0c, 0x01, 0x08 };
+	static const uint8_t end[] = { 0x79, 0x00 };
+	D("_CRS windows", find(aml, len, "_CRS", 4) && find(aml, len, mem32, sizeof(mem32)) &&
+				  find(aml, len, cfgio, sizeof(cfgio)) && find(aml, len, end, sizeof(end)));
+	/* The last _PRT entry: slot 31, INTD -> GSI 16 + (31 + 3) % 8 = 18. */
+	static const uint8_t last[] = { 0x04, 0x0c, 0xff, 0xff, 0x1f, 0x00, 0x0a, 0x03, 0x00, 0x0a, 18 };
+	const uint8_t *prt = find(aml, len, "_PRT", 4);
+	D("_PRT has 128 entries, swizzled", prt && prt + 8 <= aml + len && prt[4] == 0x12 && prt[7] == 128 &&
+						  find(prt, (size_t)(aml + len - prt), last, sizeof(last)));
+	uint8_t small[1024];
+	D("AML builder refuses a short buffer", acpi_dsdt_aml(small, sizeof(small)) == 0 &&
+							acpi_dsdt_aml(small, 0) == 0);
+#undef D
+}
+
 static void test_acpi(unsigned n)
 {
 	char name[128];
@@ -101,6 +146,8 @@ static void test_acpi(unsigned n)
 		  fadt->reset_reg.address == 0x64 && fadt->reset_reg.bit_width == 8 &&
 		  fadt->reset_value == 0xfe);
 	C("FADT boot arch offers no i8042 (so guests skip the probe)", !(fadt->iapc_boot_arch & ACPI_BOOT_8042));
+	C("FADT boot arch allows MSI and ASPM control",
+	  !(fadt->iapc_boot_arch & (ACPI_BOOT_MSI_NOT_SUPPORTED | ACPI_BOOT_PCIE_ASPM)));
 	const struct acpi_facs *facs = at(fadt->firmware_ctrl, sizeof(*facs));
 	C("FACS 64-byte aligned",
 	  facs && fadt->x_firmware_ctrl == 0 && fadt->firmware_ctrl % 64 == 0 &&
@@ -117,8 +164,20 @@ static void test_acpi(unsigned n)
 					     0x0a, X86_S5_SLP_TYP,
 					     0x0a, X86_S5_SLP_TYP,
 					     0,	   0};
-		C("DSDT has _S5_", dsdt->length == sizeof(*dsdt) + sizeof(s5) &&
-					   memcmp(dsdt + 1, s5, sizeof(s5)) == 0);
+		const uint8_t *aml = (const uint8_t *)(dsdt + 1);
+		size_t aml_len = dsdt->length - sizeof(*dsdt);
+		C("DSDT starts with _S5_", aml_len > sizeof(s5) && memcmp(aml, s5, sizeof(s5)) == 0);
+		check_dsdt_pci(n, aml, aml_len);
+		/* By hand: KVMBOX_DSDT_OUT=/tmp/dsdt.dat out/tests/unit/test_x86_tables;
+		 * iasl -d /tmp/dsdt.dat (acpica-tools) must disassemble it cleanly. */
+		const char *dump = getenv("KVMBOX_DSDT_OUT");
+		if (dump && n == 1) {
+			FILE *f = fopen(dump, "wb");
+			if (f) {
+				fwrite(dsdt, 1, dsdt->length, f);
+				fclose(f);
+			}
+		}
 	}
 
 	/* MADT: walk the entries like Linux does. */

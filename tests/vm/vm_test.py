@@ -51,7 +51,7 @@ SEED = {
         dict(GUEST, name="bad-toobig", mem="32M"),
         dict(GUEST, name="bad-initrd", initrd="/data/guest/big.initrd", mem="128M"),
         dict(GUEST, name="bad-cpus", cpus=300),
-        dict(GUEST, name="bad-nomem", mem="64T"),
+        dict(GUEST, name="bad-nomem", mem="200G"),
     ],
 }
 
@@ -127,6 +127,9 @@ def main():
         m = re.search(r"KVMBOX-GUEST: mem_kb=(\d+)", boot)
         kb = int(m.group(1)) if m else 0
         failed |= not ok("vm-boot-sees-256M", 200 * 1024 < kb <= 256 * 1024, "MemTotal %d kB" % kb)
+        m = re.search(r"KVMBOX-GUEST: pci=(\S*)", boot)
+        failed |= not ok("vm-boot-sees-pci-host-bridge", m and "1b36:0008" in m.group(1).split(","),
+                         "guest said %s" % (m and m.group(0)))
         failed |= not ok("vm-boot-cmdline", "KVMBOX-GUEST: cmdline=console=ttyS0 quiet kvmbox.marker=boot-ok" in boot,
                          "no command line marker in:\n" + boot[-2000:])
         failed |= not ok("vm-boot-poweroff-status-0", ended("boot") == 0, "status %s" % ended("boot"))

@@ -175,6 +175,14 @@ int vmm_config_check(const struct vmm_config *c, char *err, size_t errlen)
 			 VMM_MEM_MIN >> 20, (unsigned long long)c->mem_bytes);
 		return -EINVAL;
 	}
+	/* RAM above 3 GiB continues at 4 GiB, and must end below the PCI 64-bit
+	 * window that the DSDT gives the guest for large BARs. */
+	uint64_t ram_max = X86_PCI_MEM64_BASE - (X86_HIGH_RAM_START - X86_PCI_HOLE_START);
+	if (c->mem_bytes > ram_max) {
+		snprintf(err, errlen, "memory must be at most %llu GiB (got %llu GiB)", (unsigned long long)(ram_max >> 30),
+			 (unsigned long long)(c->mem_bytes >> 30));
+		return -EINVAL;
+	}
 	if (c->cpus < 1 || c->cpus > X86_MAX_VCPUS) {
 		snprintf(err, errlen, "cpus must be between 1 and %d (got %u)", X86_MAX_VCPUS, c->cpus);
 		return -EINVAL;

@@ -66,13 +66,236 @@ static struct acpi_gas io_reg(uint16_t port, uint8_t bits, uint8_t access)
 				  .address = port };
 }
 
-/* \_S5: Name (_S5, Package (4) { S5, S5, Zero, Zero }): the SLP_TYP values
- * for PM1a and PM1b. Hand-assembled AML; it is the whole DSDT. */
-static const uint8_t dsdt_aml[] = {
-	AML_NAME_OP, '_', 'S', '5', '_',
-	AML_PACKAGE_OP, 0x08 /* PkgLength: these 8 bytes */, 0x04 /* elements */,
-	AML_BYTE_PREFIX, X86_S5_SLP_TYP, AML_BYTE_PREFIX, X86_S5_SLP_TYP, AML_ZERO_OP, AML_ZERO_OP,
+/* --- the DSDT, hand-assembled AML (ACPI 6.x, chapter 20) --- */
+#define AML_SCOPE_OP 0x10
+#define AML_BUFFER_OP 0x11
+#define AML_WORD_PREFIX 0x0b
+#define AML_DWORD_PREFIX 0x0c
+#define AML_QWORD_PREFIX 0x0e
+#define AML_ONE_OP 0x01
+#define AML_EXT_PREFIX 0x5b
+#define AML_DEVICE_OP 0x82 /* after AML_EXT_PREFIX */
+#define AML_ROOT_CHAR '\\'
+#define DSDT_AML_MAX 4096  /* the DSDT body is about 2.2 KiB */
+
+/* Resource descriptors (ACPI 6.x, 6.4) */
+#define RES_IO 0x47            /* small: I/O port, 8 bytes */
+#define RES_END_TAG 0x79       /* small: end tag, 2 bytes */
+#define RES_DWORD_ADDR 0x87    /* large: DWord address space */
+#define RES_WORD_ADDR 0x88     /* large: Word address space */
+#define RES_QWORD_ADDR 0x8a    /* large: QWord address space */
+#define RES_TYPE_MEM 0
+#define RES_TYPE_IO 1
+#define RES_TYPE_BUS 2
+/* general flags: producer (bit 0 clear), MinFixed, MaxFixed, positive decode */
+#define RES_PRODUCER_FIXED 0x0c
+#define RES_IO_ENTIRE_RANGE 0x03 /* type-specific flags of an I/O range */
+#define RES_MEM_RW 0x01          /* read-write, non-cacheable */
+#define RES_MEM_RW_CACHEABLE 0x03
+
+struct aml {
+	uint8_t *buf;
+	size_t size, len;
+	int overflow;
 };
+
+static void aml_bytes(struct aml *a, const void *p, size_t n)
+{
+	if (a->overflow || n > a->size - a->len) {
+		a->overflow = 1;
+		return;
+	}
+	memcpy(a->buf + a->len, p, n);
+	a->len += n;
+}
+
+static void aml_byte(struct aml *a, uint8_t b) { aml_bytes(a, &b, 1); }
+
+static void aml_le(struct aml *a, uint64_t v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		aml_byte(a, (uint8_t)(v >> (8 * i)));
+}
+
+/* A PkgLength counts itself and what follows up to the package's end. Leave
+ * room for the longest (4-byte) encoding, then shrink it in aml_pkg_end. */
+static size_t aml_pkg_begin(struct aml *a)
+{
+	size_t at = a->len;
+	aml_le(a, 0, 4);
+	return at;
+}
+
+static void aml_pkg_end(struct aml *a, size_t at)
+{
+	if (a->overflow)
+		return;
+	size_t body = a->len - at - 4;
+	unsigned n = body + 1 < 0x40 ? 1 : body + 2 < 0x1000 ? 2 : body + 3 < 0x100000 ? 3 : 4;
+	size_t total = body + n;
+	if (n == 4 && total >= 0x10000000) {
+		a->overflow = 1;
+		return;
+	}
+	uint8_t *p = a->buf + at;
+	memmove(p + n, p + 4, body);
+	if (n == 1) {
+		p[0] = (uint8_t)total;
+	} else {
+		p[0] = (uint8_t)((n - 1) << 6 | (total & 0xf));
+		for (unsigned i = 1; i < n; i++)
+			p[i] = (uint8_t)(total >> (4 + 8 * (i - 1)));
+	}
+	a->len = at + n + body;
+}
+
+/* The shortest integer object for v. */
+static void aml_int(struct aml *a, uint64_t v)
+{
+	if (v == 0)
+		aml_byte(a, AML_ZERO_OP);
+	else if (v == 1)
+		aml_byte(a, AML_ONE_OP);
+	else if (v <= 0xff)
+		aml_byte(a, AML_BYTE_PREFIX), aml_byte(a, (uint8_t)v);
+	else if (v <= 0xffff)
+		aml_byte(a, AML_WORD_PREFIX), aml_le(a, v, 2);
+	else if (v <= 0xffffffff)
+		aml_byte(a, AML_DWORD_PREFIX), aml_le(a, v, 4);
+	else
+		aml_byte(a, AML_QWORD_PREFIX), aml_le(a, v, 8);
+}
+
+/* Name (seg, ...): the caller emits the value. seg is one 4-char NameSeg. */
+static void aml_name(struct aml *a, const char *seg)
+{
+	aml_byte(a, AML_NAME_OP);
+	aml_bytes(a, seg, 4);
+}
+
+/* EISAID ("PNP0A08"): three letters in 5 bits each, then four hex digits,
+ * stored big-endian in a DWord. */
+static uint32_t eisaid(const char *id)
+{
+	uint32_t vendor = (uint32_t)((id[0] - '@') << 10 | (id[1] - '@') << 5 | (id[2] - '@'));
+	uint32_t product = 0;
+	for (int i = 3; i < 7; i++)
+		product = product << 4 | (uint32_t)(id[i] <= '9' ? id[i] - '0' : id[i] - 'A' + 10);
+	uint32_t be = vendor << 16 | product;
+	return (be >> 24) | (be >> 8 & 0xff00) | (be << 8 & 0xff0000) | be << 24;
+}
+
+/* A Word/DWord/QWord address space descriptor producing [min, min+len). */
+static void res_addr(struct aml *a, uint8_t tag, unsigned width, uint8_t type, uint8_t tflags,
+		     uint64_t min, uint64_t len)
+{
+	aml_byte(a, tag);
+	aml_le(a, 3 + 5 * width, 2); /* type, flags, type flags, then 5 fields */
+	aml_byte(a, type);
+	aml_byte(a, RES_PRODUCER_FIXED);
+	aml_byte(a, tflags);
+	aml_le(a, 0, width);             /* granularity */
+	aml_le(a, min, width);           /* minimum */
+	aml_le(a, min + len - 1, width); /* maximum */
+	aml_le(a, 0, width);             /* translation offset */
+	aml_le(a, len, width);           /* length */
+}
+
+/* Name (_CRS, ResourceTemplate () {...}) of the root bridge: bus 0, the
+ * config ports it consumes, and the three windows of x86/layout.h. */
+static void aml_pci_crs(struct aml *a)
+{
+	aml_name(a, "_CRS");
+	aml_byte(a, AML_BUFFER_OP);
+	size_t pkg = aml_pkg_begin(a);
+	/* The buffer size precedes the bytes; it is fixed, so count them first. */
+	enum { CRS_LEN = 16 + 8 + 16 + 26 + 46 + 2 };
+	aml_int(a, CRS_LEN);
+	size_t start = a->len;
+	res_addr(a, RES_WORD_ADDR, 2, RES_TYPE_BUS, 0, 0, X86_ECAM_BUSES);
+	static const uint8_t cfg_io[] = { RES_IO, 0x01 /* 16-bit decode */, 0xf8, 0x0c, 0xf8, 0x0c,
+					  0x01 /* alignment */, 0x08 /* length */ };
+	aml_bytes(a, cfg_io, sizeof(cfg_io));
+	res_addr(a, RES_WORD_ADDR, 2, RES_TYPE_IO, RES_IO_ENTIRE_RANGE, X86_PCI_IO_BASE, X86_PCI_IO_SIZE);
+	res_addr(a, RES_DWORD_ADDR, 4, RES_TYPE_MEM, RES_MEM_RW, X86_PCI_MEM32_BASE, X86_PCI_MEM32_SIZE);
+	res_addr(a, RES_QWORD_ADDR, 8, RES_TYPE_MEM, RES_MEM_RW_CACHEABLE, X86_PCI_MEM64_BASE,
+		 X86_PCI_MEM64_SIZE);
+	aml_byte(a, RES_END_TAG);
+	aml_byte(a, 0); /* checksum 0: "the list is good" */
+	if (!a->overflow && a->len - start != CRS_LEN)
+		a->overflow = 1; /* a descriptor changed size: fix CRS_LEN */
+	aml_pkg_end(a, pkg);
+}
+
+/* Name (_PRT, Package () { Package () { 0xSSSSFFFF, pin, Zero, gsi }, ... }):
+ * every slot's INTA-INTD, swizzled onto GSIs 16-23 (global interrupts, so
+ * the source is Zero and the guest uses PCI's level, active-low). */
+static void aml_pci_prt(struct aml *a)
+{
+	aml_name(a, "_PRT");
+	aml_byte(a, AML_PACKAGE_OP);
+	size_t pkg = aml_pkg_begin(a);
+	aml_byte(a, 32 * 4);
+	for (unsigned slot = 0; slot < 32; slot++)
+		for (unsigned pin = 0; pin < 4; pin++) {
+			aml_byte(a, AML_PACKAGE_OP);
+			size_t e = aml_pkg_begin(a);
+			aml_byte(a, 4);
+			aml_byte(a, AML_DWORD_PREFIX); /* the address is always a DWord */
+			aml_le(a, slot << 16 | 0xffff, 4);
+			aml_int(a, pin);
+			aml_int(a, 0);
+			aml_int(a, X86_PCI_GSI_BASE + (slot + pin) % X86_PCI_GSI_COUNT);
+			aml_pkg_end(a, e);
+		}
+	aml_pkg_end(a, pkg);
+}
+
+/* The whole DSDT body:
+ *   Name (\_S5, Package (4) { S5, S5, Zero, Zero })
+ *   Scope (\_SB) {
+ *     Device (PCI0) {
+ *       Name (_HID, EisaId ("PNP0A08"))   PCI Express root bridge
+ *       Name (_CID, EisaId ("PNP0A03"))   PCI root bridge
+ *       Name (_SEG, Zero)  Name (_BBN, Zero)  Name (_UID, Zero)
+ *       Name (_CRS, ResourceTemplate () { ... })
+ *       Name (_PRT, Package (128) { ... })
+ *     }
+ *   }
+ * Returns the length, or 0 if buf is too small. */
+size_t acpi_dsdt_aml(uint8_t *buf, size_t size)
+{
+	struct aml a = { .buf = buf, .size = size };
+	static const uint8_t s5[] = {
+		AML_NAME_OP, '_', 'S', '5', '_',
+		AML_PACKAGE_OP, 0x08 /* PkgLength: these 8 bytes */, 0x04 /* elements */,
+		AML_BYTE_PREFIX, X86_S5_SLP_TYP, AML_BYTE_PREFIX, X86_S5_SLP_TYP, AML_ZERO_OP, AML_ZERO_OP,
+	};
+	aml_bytes(&a, s5, sizeof(s5));
+
+	aml_byte(&a, AML_SCOPE_OP);
+	size_t scope = aml_pkg_begin(&a);
+	aml_bytes(&a, "\\_SB_", 5);
+	aml_byte(&a, AML_EXT_PREFIX);
+	aml_byte(&a, AML_DEVICE_OP);
+	size_t dev = aml_pkg_begin(&a);
+	aml_bytes(&a, "PCI0", 4);
+	aml_name(&a, "_HID");
+	aml_int(&a, eisaid("PNP0A08"));
+	aml_name(&a, "_CID");
+	aml_int(&a, eisaid("PNP0A03"));
+	aml_name(&a, "_SEG");
+	aml_int(&a, 0);
+	aml_name(&a, "_BBN");
+	aml_int(&a, 0);
+	aml_name(&a, "_UID");
+	aml_int(&a, 0);
+	aml_pci_crs(&a);
+	aml_pci_prt(&a);
+	aml_pkg_end(&a, dev);
+	aml_pkg_end(&a, scope);
+	return a.overflow ? 0 : a.len;
+}
 
 static int build_madt(struct cursor *c, unsigned ncpus, uint64_t *gpa)
 {
@@ -163,7 +386,11 @@ int acpi_build(void *buf, size_t size, uint64_t base_gpa, unsigned ncpus, size_t
 
 	struct acpi_rsdp *rsdp = carve(&c, sizeof(*rsdp), 16, &rsdp_gpa);
 	struct acpi_facs *facs = carve(&c, sizeof(*facs), 64, &facs_gpa); /* 64-byte aligned by spec */
-	size_t dsdt_len = sizeof(struct acpi_header) + sizeof(dsdt_aml);
+	uint8_t aml[DSDT_AML_MAX];
+	size_t aml_len = acpi_dsdt_aml(aml, sizeof(aml));
+	if (!aml_len)
+		return x86_fail(err, errlen, -E2BIG, "ACPI: the DSDT outgrew %d bytes", DSDT_AML_MAX);
+	size_t dsdt_len = sizeof(struct acpi_header) + aml_len;
 	struct acpi_header *dsdt = carve(&c, dsdt_len, 16, &dsdt_gpa);
 	struct acpi_fadt *fadt = carve(&c, sizeof(*fadt), 16, &fadt_gpa);
 	if (!rsdp || !facs || !dsdt || !fadt || build_madt(&c, ncpus, &madt_gpa))
@@ -181,7 +408,7 @@ int acpi_build(void *buf, size_t size, uint64_t base_gpa, unsigned ncpus, size_t
 	facs->version = 2;
 
 	header(dsdt, "DSDT", (uint32_t)dsdt_len, 2);
-	memcpy(dsdt + 1, dsdt_aml, sizeof(dsdt_aml));
+	memcpy(dsdt + 1, aml, aml_len);
 	seal(dsdt);
 
 	fill_fadt(fadt, facs_gpa, dsdt_gpa);

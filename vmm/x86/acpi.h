@@ -36,6 +36,8 @@
 #define ACPI_BOOT_LEGACY_DEVICES (1u << 0)
 #define ACPI_BOOT_8042 (1u << 1)
 #define ACPI_BOOT_NO_VGA (1u << 2)
+#define ACPI_BOOT_MSI_NOT_SUPPORTED (1u << 3) /* never set: guests use MSI-X */
+#define ACPI_BOOT_PCIE_ASPM (1u << 4)         /* never set: "OS must not touch ASPM" */
 #define ACPI_PM1_SCI_EN (1u << 0)
 #define ACPI_PM1_SLP_TYP_SHIFT 10
 #define ACPI_PM1_SLP_TYP_MASK (7u << 10)
@@ -158,5 +160,10 @@ struct acpi_mcfg_entry {
  * *used is set to the bytes written. -EINVAL or -E2BIG with a reason. */
 int acpi_build(void *buf, size_t size, uint64_t base_gpa, unsigned ncpus, size_t *used, char *err,
 	       size_t errlen);
+
+/* The DSDT's AML body (what follows its header): \_S5 and the PCI root
+ * bridge \_SB.PCI0 with its _CRS windows and _PRT. Returns the length, or 0
+ * when size is too small. */
+size_t acpi_dsdt_aml(uint8_t *buf, size_t size);
 
 #endif

@@ -18,16 +18,30 @@
  *   0x9fc00-0x9ffff  EBDA (empty; reserved in the e820 map)
  *   0xa0000-0xdffff  legacy VGA and option ROM hole (reserved, unused)
  *   0xe0000-0xeffff  ACPI: RSDP first (inside the BIOS scan range), then
- *                    FACS, DSDT, FADT, MADT, MCFG, XSDT (under 3 KiB at 254 vCPUs)
+ *                    FACS, DSDT, FADT, MADT, MCFG, XSDT (under 6 KiB at 254
+ *                    vCPUs; the DSDT's PCI routing table is most of it)
  *   0xf0000-0xfffff  Intel MP table: floating pointer, then config table
  *                    (about 5 KiB at 254 vCPUs)
  *   0x100000-        the kernel, then the initrd as high as allowed
  *
  * Above RAM below 4 GiB:
  *   0xc0000000-0xffffffff  32-bit PCI hole: RAM beyond 3 GiB moves to 4 GiB
+ *   0xc0000000-0xdfffffff  PCI 32-bit BAR window (X86_PCI_MEM32_*)
  *   0xe0000000             PCI ECAM, bus 0 only for now (1 MiB)
  *   0xfec00000             IOAPIC (KVM's in-kernel one)
  *   0xfee00000             local APICs
+ *
+ * High:
+ *   0x100000000-           RAM beyond 3 GiB
+ *   0x4000000000-0x7fffffffff  PCI 64-bit BAR window (256 GiB at 256 GiB,
+ *                    X86_PCI_MEM64_*). It ends at 2^39, the smallest physical
+ *                    address width of current x86-64 CPUs, so every guest can
+ *                    address it; guest RAM must therefore end below 256 GiB
+ *                    (252 GiB of RAM, counting the hole).
+ *
+ * Ports: 0x0000-0x0fff legacy devices (UART, RTC, i8042, ACPI PM) and the PCI
+ * config ports 0xcf8-0xcff; 0x1000-0xffff is the PCI I/O BAR window.
+ * The DSDT's \_SB.PCI0._CRS offers the guest exactly these three windows.
  */
 #ifndef KVMBOX_X86_LAYOUT_H
 #define KVMBOX_X86_LAYOUT_H
@@ -60,6 +74,14 @@
 #define X86_ECAM_BASE 0xe0000000ULL
 #define X86_ECAM_BUSES 1            /* bus 0 only until the PCI bus grows bridges */
 #define X86_ECAM_SIZE (X86_ECAM_BUSES * 0x100000ULL)
+#define X86_PCI_MEM32_BASE X86_PCI_HOLE_START
+#define X86_PCI_MEM32_SIZE (X86_ECAM_BASE - X86_PCI_HOLE_START)
+#define X86_PCI_MEM64_BASE 0x4000000000ULL
+#define X86_PCI_MEM64_SIZE 0x4000000000ULL
+#define X86_PCI_IO_BASE 0x1000ULL
+#define X86_PCI_IO_SIZE 0xf000ULL
+#define X86_PCI_GSI_BASE 16         /* INTx of slot s, pin p (0 = INTA): 16 + (s + p) % 8 */
+#define X86_PCI_GSI_COUNT 8
 #define X86_IOAPIC_ADDR 0xfec00000ULL
 #define X86_LAPIC_ADDR 0xfee00000ULL
 
