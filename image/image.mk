@@ -64,4 +64,4 @@ bench-boot: image
 # What tests/tests.mk runs for make test and make bench. Each test command is
 # quoted: tests/run.py takes one shell command per argument.
 BOOT_TEST_CMDS := 'tests/boot/boot_test.py'
-BENCH_CMDS := /usr/bin/python3 tests/bench/boot_bench.py
+BENCH_CMDS := /usr/bin/python3 tests/bench/boot_bench.py --runs 3
