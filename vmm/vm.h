@@ -36,4 +36,29 @@ void vm_set_console_input(struct vm *vm, void (*fn)(void *opaque, const uint8_t 
 /* The ACPI power button: raise the fixed-feature event for the guest. */
 void vm_press_power_button(struct vm *vm);
 
+/* The VM's settings; valid while devices are created (NULL in tests). */
+struct vmm_config;
+const struct vmm_config *vm_config(struct vm *vm);
+
+/* Guest RAM, for devices that do DMA (virtqueues). */
+struct guest_mem;
+const struct guest_mem *vm_mem(struct vm *vm);
+
+/* MSI routing, for MSI-X capable devices. MSI routes live on GSIs from
+ * VM_MSI_GSI_BASE up, after the IOAPIC's 24 pins. vm_msi_route() sets the
+ * route of gsi (or of a new GSI when gsi < 0) to the MSI message addr/data
+ * and re-installs the whole routing table; it returns the GSI or -errno.
+ * vm_msi_route_free() gives a GSI back. Both may be called from any thread. */
+#define VM_MSI_GSI_BASE 24
+#define VM_MSI_ROUTES 128
+int vm_msi_route(struct vm *vm, uint64_t addr, uint32_t data, int gsi);
+void vm_msi_route_free(struct vm *vm, int gsi);
+/* KVM_IRQFD: writing the eventfd efd raises gsi (edge) without a VM exit.
+ * assign 0 unbinds. 0 or -errno. */
+int vm_irqfd(struct vm *vm, int efd, int gsi, int assign);
+/* KVM_IOEVENTFD on an MMIO address: a guest write of len bytes (1, 2, 4 or 8;
+ * 0: any length) to addr signals efd in the kernel, without a VM exit to
+ * the VMM. assign 0 removes the same binding. 0 or -errno. */
+int vm_ioeventfd(struct vm *vm, int efd, uint64_t addr, unsigned len, int assign);
+
 #endif

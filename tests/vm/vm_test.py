@@ -130,6 +130,10 @@ def main():
         m = re.search(r"KVMBOX-GUEST: pci=(\S*)", boot)
         failed |= not ok("vm-boot-sees-pci-host-bridge", m and "1b36:0008" in m.group(1).split(","),
                          "guest said %s" % (m and m.group(0)))
+        m = re.search(r"KVMBOX-GUEST: hwrng=(\S*)", boot)
+        hexs = m.group(1) if m else ""
+        failed |= not ok("vm-boot-hwrng", re.fullmatch(r"[0-9a-f]{32}", hexs) and len(set(hexs)) > 1,
+                         "guest said %s" % (m and m.group(0)))
         failed |= not ok("vm-boot-cmdline", "KVMBOX-GUEST: cmdline=console=ttyS0 quiet kvmbox.marker=boot-ok" in boot,
                          "no command line marker in:\n" + boot[-2000:])
         failed |= not ok("vm-boot-poweroff-status-0", ended("boot") == 0, "status %s" % ended("boot"))

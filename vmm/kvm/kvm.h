@@ -58,6 +58,16 @@ struct vm {
 	void (*power_button)(void *opaque);
 	void *power_button_opaque;
 	uint64_t unhandled_io; /* guest accesses that hit no device */
+	const struct vmm_config *cfg; /* during vm_create only: for devices_create */
+
+	/* MSI routes (GSI VM_MSI_GSI_BASE + i) added to the base routing of
+	 * x86/irqroute.c; under irq_lock, since vCPU threads program MSI-X. */
+	pthread_mutex_t irq_lock;
+	struct vm_msi_route {
+		uint64_t addr;
+		uint32_t data;
+		int used;
+	} msi[VM_MSI_ROUTES];
 };
 
 struct vmm_config;

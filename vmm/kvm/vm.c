@@ -57,6 +57,94 @@ void vm_request_stop(struct vm *vm, enum vm_stop why, const char *detail)
 	vcpu_kick_all(vm);
 }
 
+const struct guest_mem *vm_mem(struct vm *vm) { return &vm->mem; }
+const struct vmm_config *vm_config(struct vm *vm) { return vm->cfg; }
+
+/* Re-install the base routes plus every MSI route; under irq_lock. */
+static int vm_commit_routes(struct vm *vm)
+{
+	size_t max = IRQROUTE_ENTRIES + VM_MSI_ROUTES;
+	struct kvm_irq_routing *r = calloc(1, sizeof(*r) + max * sizeof(r->entries[0]));
+	if (!r)
+		return -ENOMEM;
+	unsigned n = 0;
+	int rc = irqroute_build(r->entries, IRQROUTE_ENTRIES, &n);
+	if (rc < 0) {
+		free(r);
+		return rc;
+	}
+	for (unsigned i = 0; i < VM_MSI_ROUTES; i++) {
+		if (!vm->msi[i].used)
+			continue;
+		struct kvm_irq_routing_entry *e = &r->entries[n++];
+		e->gsi = VM_MSI_GSI_BASE + i;
+		e->type = KVM_IRQ_ROUTING_MSI;
+		e->u.msi.address_lo = (uint32_t)vm->msi[i].addr;
+		e->u.msi.address_hi = (uint32_t)(vm->msi[i].addr >> 32);
+		e->u.msi.data = vm->msi[i].data;
+	}
+	r->nr = n;
+	rc = ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, r) < 0 ? -errno : 0;
+	free(r);
+	return rc;
+}
+
+int vm_msi_route(struct vm *vm, uint64_t addr, uint32_t data, int gsi)
+{
+	pthread_mutex_lock(&vm->irq_lock);
+	int i = gsi - VM_MSI_GSI_BASE, r;
+	if (gsi < 0) {
+		for (i = 0; i < VM_MSI_ROUTES && vm->msi[i].used; i++)
+			;
+		if (i == VM_MSI_ROUTES) {
+			r = -ENOSPC;
+			goto out;
+		}
+	} else if (i < 0 || i >= VM_MSI_ROUTES || !vm->msi[i].used) {
+		r = -EINVAL;
+		goto out;
+	}
+	struct vm_msi_route old = vm->msi[i];
+	if (old.used && old.addr == addr && old.data == data) {
+		r = VM_MSI_GSI_BASE + i;
+		goto out;
+	}
+	vm->msi[i] = (struct vm_msi_route){ .addr = addr, .data = data, .used = 1 };
+	r = vm_commit_routes(vm);
+	if (r < 0)
+		vm->msi[i] = old;
+	else
+		r = VM_MSI_GSI_BASE + i;
+out:
+	pthread_mutex_unlock(&vm->irq_lock);
+	return r;
+}
+
+void vm_msi_route_free(struct vm *vm, int gsi)
+{
+	int i = gsi - VM_MSI_GSI_BASE;
+	if (i < 0 || i >= VM_MSI_ROUTES)
+		return;
+	pthread_mutex_lock(&vm->irq_lock);
+	if (vm->msi[i].used) {
+		vm->msi[i].used = 0;
+		vm_commit_routes(vm);
+	}
+	pthread_mutex_unlock(&vm->irq_lock);
+}
+
+int vm_irqfd(struct vm *vm, int efd, int gsi, int assign)
+{
+	struct kvm_irqfd f = { .fd = (uint32_t)efd, .gsi = (uint32_t)gsi, .flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN };
+	return ioctl(vm->vm_fd, KVM_IRQFD, &f) < 0 ? -errno : 0;
+}
+
+int vm_ioeventfd(struct vm *vm, int efd, uint64_t addr, unsigned len, int assign)
+{
+	struct kvm_ioeventfd e = { .addr = addr, .len = len, .fd = efd, .flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN };
+	return ioctl(vm->vm_fd, KVM_IOEVENTFD, &e) < 0 ? -errno : 0;
+}
+
 void vm_press_power_button(struct vm *vm)
 {
 	if (vm->power_button)
@@ -230,6 +318,7 @@ int vm_create(struct vm *vm, const struct vmm_config *cfg)
 	vm->mmio.name = "mmio";
 	pthread_mutex_init(&vm->pause_lock, NULL);
 	pthread_cond_init(&vm->pause_cond, NULL);
+	pthread_mutex_init(&vm->irq_lock, NULL);
 	vm->ncpus = (int)cfg->cpus;
 	vm->serial.out_fd = cfg->serial == SERIAL_STDIO ? 1 : -1;
 	vm->serial.in_fd = cfg->serial == SERIAL_STDIO ? 0 : -1;
@@ -271,7 +360,10 @@ int vm_create(struct vm *vm, const struct vmm_config *cfg)
 		log_error("giving guest memory to KVM: %s", strerror(-r));
 		goto out;
 	}
-	if ((r = devices_create(vm)) < 0)
+	vm->cfg = cfg;
+	r = devices_create(vm);
+	vm->cfg = NULL;
+	if (r < 0)
 		goto out;
 
 	vm->vcpus = calloc((size_t)vm->ncpus, sizeof(*vm->vcpus));

@@ -17,6 +17,7 @@ void vmm_config_defaults(struct vmm_config *c)
 	snprintf(c->name, sizeof(c->name), "vm");
 	c->mem_bytes = VMM_MEM_DEFAULT;
 	c->cpus = 1;
+	c->rng = 1;
 	c->serial = SERIAL_STDIO;
 	c->stop_timeout_s = VMM_STOP_TIMEOUT_DEFAULT_S;
 }
@@ -132,6 +133,10 @@ int vmm_config_from_args(struct vmm_config *c, int argc, char **argv, char *err,
 			c->hugepages = 1;
 			continue;
 		}
+		if (!strcmp(a, "no-rng")) {
+			c->rng = 0;
+			continue;
+		}
 		const char *eq = strchr(a, '='), *val;
 		char key[32];
 		size_t klen = eq ? (size_t)(eq - a) : strlen(a);
@@ -192,7 +197,7 @@ int vmm_config_check(const struct vmm_config *c, char *err, size_t errlen)
 
 /* A JSON config file: {"kernel": "...", "initrd": "...", "cmdline": "...",
  * "mem": "512M" or a byte count, "cpus": 2, "serial": "stdio",
- * "control": "/run/vm.sock", "hugepages": false, "stop-timeout": 10}.
+ * "control": "/run/vm.sock", "hugepages": false, "rng": true, "stop-timeout": 10}.
  * Unknown keys are errors: a misspelt setting must not be ignored silently. */
 #define VMM_CONFIG_MAX_BYTES (64 * 1024)
 #define VMM_CONFIG_MAX_TOKENS 256
@@ -230,6 +235,15 @@ int vmm_config_from_json(struct vmm_config *c, const char *text, size_t len, cha
 				return -EINVAL;
 			}
 			c->hugepages = b;
+			continue;
+		}
+		if (!strcmp(key, "rng")) {
+			bool b;
+			if (json_get_bool(&doc, v, &b) < 0) {
+				snprintf(err, errlen, "rng must be true or false");
+				return -EINVAL;
+			}
+			c->rng = b;
 			continue;
 		}
 		if (t == JSON_NUMBER) {

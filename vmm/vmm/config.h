@@ -23,6 +23,7 @@ struct vmm_config {
 	uint64_t mem_bytes;
 	unsigned cpus;
 	int hugepages;
+	int rng;                /* a virtio-rng device (default on; --no-rng, "rng": false) */
 	enum serial_kind serial;
 	char serial_path[108];  /* unix socket path for SERIAL_SOCKET */
 	char control_path[108]; /* control socket, or "" for none */
