@@ -91,21 +91,25 @@ static void uart_rx_push(struct uart *u, uint8_t c)
 	u->rx_count++;
 }
 
-static void uart_transmit(struct uart *u, uint8_t c)
+/* Called with u->lock held; returns with it released. The byte is written
+ * under the console's own lock only, so a console that blocks (a pipe nobody
+ * reads fast enough) holds up this vCPU but not console input or the other
+ * registers. Taking the console lock before dropping the UART lock keeps
+ * bytes from two vCPUs in order. */
+static void uart_transmit_unlock(struct uart *u, uint8_t c)
 {
-	if (u->mcr & MCR_LOOP) {
-		uart_rx_push(u, c);
-		return;
-	}
+	pthread_mutex_lock(&u->serial->lock);
+	pthread_mutex_unlock(&u->lock);
 	int fd = u->serial->out_fd;
-	if (fd < 0)
-		return;
-	ssize_t n;
-	do
-		n = write(fd, &c, 1);
-	while (n < 0 && errno == EINTR);
+	ssize_t n = 1;
+	if (fd >= 0) {
+		do
+			n = write(fd, &c, 1);
+		while (n < 0 && errno == EINTR);
+	}
+	pthread_mutex_unlock(&u->serial->lock);
 	if (n != 1)
-		u->dropped++; /* a stalled console must not stall the guest */
+		__atomic_add_fetch(&u->dropped, 1, __ATOMIC_RELAXED); /* a non-blocking client that is full */
 }
 
 static void uart_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
@@ -155,9 +159,16 @@ static void uart_write(void *opaque, uint64_t off, const uint8_t *data, unsigned
 	case RBR_THR:
 		if (u->lcr & LCR_DLAB) {
 			u->dll = v;
+		} else if (u->mcr & MCR_LOOP) {
+			uart_rx_push(u, v); /* loopback: what is sent comes back */
+			u->thr_pending = 1;
 		} else {
-			uart_transmit(u, v);
-			u->thr_pending = 1; /* sent at once, so THR is empty again */
+			/* Sent at once, so THR is empty again: raise that first,
+			 * then write the byte without the UART lock. */
+			u->thr_pending = 1;
+			uart_update_irq(u);
+			uart_transmit_unlock(u, v);
+			return;
 		}
 		break;
 	case IER:

@@ -10,6 +10,7 @@
 #define DATA_LABEL "KVMBOX-DATA"
 #define DATA_MOUNT "/data"
 #define DATA_WAIT_DEFAULT_S 10 /* how long to wait for a slow USB stick */
+#define DATA_WAIT_MAX_S 600    /* kvmbox.datawait= beyond this is ignored */
 #define CMDLINE_MAX 4096
 #define SHUTDOWN_GRACE_S 10    /* SIGTERM to SIGKILL, at power-off */
 

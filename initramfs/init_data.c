@@ -112,6 +112,8 @@ void data_mount(const char *cmdline, struct data_state *st)
 	double wait_s = DATA_WAIT_DEFAULT_S;
 	if (cmdline_get(cmdline, "kvmbox.datawait", waitopt, sizeof(waitopt)) == 1)
 		wait_s = atof(waitopt);
+	if (!(wait_s >= 0 && wait_s <= DATA_WAIT_MAX_S)) /* also refuses nan and inf */
+		wait_s = DATA_WAIT_DEFAULT_S;
 
 	int found = 0;
 	if (opt[0] == '/') {

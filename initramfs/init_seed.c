@@ -43,6 +43,33 @@ struct seed_vm {
 static struct seed_vm seed_vms[SEED_MAX_VMS];
 static int seed_count, seed_running, seed_poweroff, seed_epfd = -1;
 
+/* VM i of the seed: an object with a safe, unique name (copied to name). */
+static int seed_check_vm(const struct json_doc *doc, int vms, int i, char *name, size_t size, char *err,
+			 size_t errlen)
+{
+	int vm = json_array_at(doc, vms, i);
+	name[0] = '\0';
+	if (json_type(doc, vm) != JSON_OBJECT || json_get_string(doc, json_get(doc, vm, "name"), name, size) <= 0) {
+		snprintf(err, errlen, "VM %d of the seed is not an object with a \"name\" (at most %zu bytes)", i + 1,
+			 size - 1);
+		return -EINVAL;
+	}
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_')) {
+			snprintf(err, errlen, "VM name \"%s\": use letters, digits, - and _ only", name);
+			return -EINVAL;
+		}
+	for (int j = 0; j < i; j++) {
+		char other[64] = "";
+		json_get_string(doc, json_get(doc, json_array_at(doc, vms, j), "name"), other, sizeof(other));
+		if (!strcmp(other, name)) {
+			snprintf(err, errlen, "two VMs are named \"%s\"; names must be unique", name);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int seed_load(const char *text, size_t len, char *err, size_t errlen, int (*start)(const char *name, const char *json, size_t n))
 {
 	static struct json_token tok[SEED_MAX_TOKENS];
@@ -85,27 +112,14 @@ int seed_load(const char *text, size_t len, char *err, size_t errlen, int (*star
 		snprintf(err, errlen, "the seed has %d VMs; at most %d are allowed", n, SEED_MAX_VMS);
 		return -E2BIG;
 	}
+	/* Check every VM before starting any, so a bad entry starts nothing. */
+	char name[64];
+	for (int i = 0; i < n; i++)
+		if (seed_check_vm(&doc, vms, i, name, sizeof(name), err, errlen) < 0)
+			return -EINVAL;
 	for (int i = 0; i < n; i++) {
 		int vm = json_array_at(&doc, vms, i);
-		char name[64] = "";
-		if (json_type(&doc, vm) != JSON_OBJECT ||
-		    json_get_string(&doc, json_get(&doc, vm, "name"), name, sizeof(name)) <= 0) {
-			snprintf(err, errlen, "VM %d of the seed is not an object with a \"name\" (at most 63 bytes)", i + 1);
-			return -EINVAL;
-		}
-		for (const char *p = name; *p; p++)
-			if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_')) {
-				snprintf(err, errlen, "VM name \"%s\": use letters, digits, - and _ only", name);
-				return -EINVAL;
-			}
-		for (int j = 0; j < i; j++) {
-			char other[64] = "";
-			json_get_string(&doc, json_get(&doc, json_array_at(&doc, vms, j), "name"), other, sizeof(other));
-			if (!strcmp(other, name)) {
-				snprintf(err, errlen, "two VMs are named \"%s\"; names must be unique", name);
-				return -EINVAL;
-			}
-		}
+		seed_check_vm(&doc, vms, i, name, sizeof(name), err, errlen);
 		const struct json_token *t = &doc.tok[vm];
 		int r = start(name, text + t->start, t->end - t->start);
 		if (r < 0) {
@@ -135,8 +149,12 @@ static int seed_start_vm(const char *name, const char *json, size_t n)
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return -errno;
 	pid_t pid = fork();
-	if (pid < 0)
-		return -errno;
+	if (pid < 0) {
+		int r = -errno;
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return r;
+	}
 	if (pid == 0) {
 		sigset_t none;
 		sigemptyset(&none);
@@ -181,7 +199,8 @@ int seed_start(const char *cmdline, int epfd)
 	log_info("seed: reading %s", path);
 	int r = seed_load(text, (size_t)n, err, sizeof(err), seed_start_vm);
 	if (r < 0)
-		log_error("seed: %s: %s; no VMs started from it", path, err);
+		log_error("seed: %s: %s; %s", path, err,
+			  seed_count ? "the VMs started before it keep running" : "no VMs started from it");
 	return r;
 }
 

@@ -2,6 +2,7 @@
 #ifndef KVMBOX_VM_H
 #define KVMBOX_VM_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "bus.h"
@@ -17,9 +18,14 @@ enum vm_stop {
 };
 
 struct vm_serial {
-	int out_fd;  /* where guest console output goes */
+	/* out_fd changes when a console client attaches; lock guards it and
+	 * orders the writes, so a byte never goes to a closed or reused fd. */
+	pthread_mutex_t lock;
+	int out_fd;  /* where guest console output goes, or -1 */
 	int in_fd;   /* where console input comes from, or -1 */
 };
+/* Point console output at fd (or -1); returns the old fd for the caller to close. */
+int vm_serial_set_output(struct vm_serial *s, int fd);
 
 struct vm;
 

@@ -33,6 +33,7 @@ int main(void)
 	CHECK("seed bad poweroff", load("{\"vms\":[],\"poweroff\":\"yes\"}", err, sizeof(err)) < 0 && strstr(err, "poweroff"));
 	CHECK("seed VM without a name", load("{\"vms\":[{\"kernel\":\"/k\"}]}", err, sizeof(err)) < 0 && strstr(err, "name") && nstarted == 0);
 	CHECK("seed name with a slash", load("{\"vms\":[{\"name\":\"../x\"}]}", err, sizeof(err)) < 0 && strstr(err, "letters"));
+	CHECK("seed with a bad VM starts none", load("{\"vms\":[{\"name\":\"ok\"},{\"name\":\"b/d\"}]}", err, sizeof(err)) < 0 && nstarted == 0);
 	CHECK("seed duplicate names", load("{\"vms\":[{\"name\":\"a\"},{\"name\":\"a\"}]}", err, sizeof(err)) < 0 && strstr(err, "unique"));
 	CHECK("seed syntax error has a position", load("{\"vms\":[}", err, sizeof(err)) < 0 && strstr(err, "column"));
 	CHECK("seed not an object", load("[]", err, sizeof(err)) < 0);

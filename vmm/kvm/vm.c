@@ -30,6 +30,15 @@ struct bus *vm_mmio(struct vm *vm) { return &vm->mmio; }
 int vm_ncpus(const struct vm *vm) { return vm->ncpus; }
 struct vm_serial *vm_serial(struct vm *vm) { return &vm->serial; }
 
+int vm_serial_set_output(struct vm_serial *s, int fd)
+{
+	pthread_mutex_lock(&s->lock);
+	int old = s->out_fd;
+	s->out_fd = fd;
+	pthread_mutex_unlock(&s->lock);
+	return old;
+}
+
 int vm_irq_line(struct vm *vm, unsigned irq, int level)
 {
 	struct kvm_irq_level l = { .irq = irq, .level = level };
@@ -45,12 +54,14 @@ void vm_set_console_input(struct vm *vm, void (*fn)(void *, const uint8_t *, uns
 void vm_request_stop(struct vm *vm, enum vm_stop why, const char *detail)
 {
 	int running = VM_RUNNING;
-	if (atomic_compare_exchange_strong(&vm->stop, &running, (int)why)) {
-		snprintf(vm->stop_detail, sizeof(vm->stop_detail), "%s", detail);
-		uint64_t one = 1;
-		if (write(vm->stop_efd, &one, sizeof(one)) < 0)
-			log_warn("waking the main loop: %s", strerror(errno));
-	}
+	/* Only the request that stops the VM kicks the vCPUs: a later one may
+	 * come while the main thread is already joining them. */
+	if (!atomic_compare_exchange_strong(&vm->stop, &running, (int)why))
+		return;
+	snprintf(vm->stop_detail, sizeof(vm->stop_detail), "%s", detail);
+	uint64_t one = 1;
+	if (write(vm->stop_efd, &one, sizeof(one)) < 0)
+		log_warn("waking the main loop: %s", strerror(errno));
 	pthread_mutex_lock(&vm->pause_lock);
 	pthread_cond_broadcast(&vm->pause_cond);
 	pthread_mutex_unlock(&vm->pause_lock);
@@ -320,6 +331,7 @@ int vm_create(struct vm *vm, const struct vmm_config *cfg)
 	pthread_cond_init(&vm->pause_cond, NULL);
 	pthread_mutex_init(&vm->irq_lock, NULL);
 	vm->ncpus = (int)cfg->cpus;
+	pthread_mutex_init(&vm->serial.lock, NULL);
 	vm->serial.out_fd = cfg->serial == SERIAL_STDIO ? 1 : -1;
 	vm->serial.in_fd = cfg->serial == SERIAL_STDIO ? 0 : -1;
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -128,6 +128,8 @@ static void console_input(struct vmm *m, const uint8_t *buf, size_t n)
 static void client_read(struct vmm *m, struct client *c)
 {
 	ssize_t n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return; /* a stale event, or nothing yet: clients are non-blocking */
 	if (n <= 0) {
 		close(c->fd);
 		c->fd = -1;
@@ -200,24 +202,28 @@ static int vmm_loop(struct vmm *m)
 				} else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
 					epoll_ctl(m->epfd, EPOLL_CTL_DEL, fd, NULL);
 					if (fd == m->ser_client) {
+						vm_serial_set_output(&vm->serial, -1);
 						close(fd);
 						m->ser_client = -1;
-						vm->serial.out_fd = -1;
 					}
 				}
 			} else if (fd == m->ser_listen) {
 				int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 				if (c >= 0) {
-					if (m->ser_client >= 0) { /* one console client: the newest wins */
-						epoll_ctl(m->epfd, EPOLL_CTL_DEL, m->ser_client, NULL);
-						close(m->ser_client);
+					/* One console client: the newest wins. The UART stops
+					 * using the old fd before it is closed. */
+					int old = vm_serial_set_output(&vm->serial, c);
+					if (old >= 0) {
+						epoll_ctl(m->epfd, EPOLL_CTL_DEL, old, NULL);
+						close(old);
 					}
 					m->ser_client = c;
-					vm->serial.out_fd = c; /* the UART reads this on each byte */
 					epoll_add(m->epfd, c);
 				}
 			} else if (fd == m->ctl_listen) {
-				int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+				/* Non-blocking: a client that never reads its replies must
+				 * not stall this loop; a reply that does not fit drops it. */
+				int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 				if (c < 0)
 					continue;
 				int slot = -1;
