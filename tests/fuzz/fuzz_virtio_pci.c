@@ -115,13 +115,7 @@ static void setup(void)
 	memset(&pio, 0, sizeof(pio));
 	memset(&mmio, 0, sizeof(mmio));
 	memset(&pbus, 0, sizeof(pbus));
-	struct pci_bus_config c = {
-		.ecam_base = X86_ECAM_BASE,
-		.io_base = X86_PCI_IO_BASE, .io_size = X86_PCI_IO_SIZE,
-		.mem32_base = X86_PCI_MEM32_BASE, .mem32_size = X86_PCI_MEM32_SIZE,
-		.mem64_base = X86_PCI_MEM64_BASE, .mem64_size = X86_PCI_MEM64_SIZE,
-		.set_irq = set_irq,
-	};
+	struct pci_bus_config c = pci_bus_config_x86(set_irq, NULL);
 	char err[128];
 	if (!ram && !(ram = malloc(RAM)))
 		abort();

@@ -114,13 +114,7 @@ static int slot;
 
 static void setup(void)
 {
-	struct pci_bus_config c = {
-		.ecam_base = X86_ECAM_BASE,
-		.io_base = X86_PCI_IO_BASE, .io_size = X86_PCI_IO_SIZE,
-		.mem32_base = X86_PCI_MEM32_BASE, .mem32_size = X86_PCI_MEM32_SIZE,
-		.mem64_base = X86_PCI_MEM64_BASE, .mem64_size = X86_PCI_MEM64_SIZE,
-		.set_irq = set_irq,
-	};
+	struct pci_bus_config c = pci_bus_config_x86(set_irq, NULL);
 	CHECK("bus init", pci_bus_init(&pbus, &pio, &mmio, &c) == 0);
 	CHECK("second bus on the same ports refused", ({
 		      static struct pci_bus other;

@@ -314,13 +314,7 @@ int main(void)
 		printf("not ok guest memory\n");
 		return 1;
 	}
-	struct pci_bus_config c = {
-		.ecam_base = X86_ECAM_BASE,
-		.io_base = X86_PCI_IO_BASE, .io_size = X86_PCI_IO_SIZE,
-		.mem32_base = X86_PCI_MEM32_BASE, .mem32_size = X86_PCI_MEM32_SIZE,
-		.mem64_base = X86_PCI_MEM64_BASE, .mem64_size = X86_PCI_MEM64_SIZE,
-		.set_irq = set_irq,
-	};
+	struct pci_bus_config c = pci_bus_config_x86(set_irq, NULL);
 	CHECK("bus init", pci_bus_init(&pbus, &pio, &mmio, &c) == 0);
 	CHECK("bad init refused", virtio_pci_init(&vp, NULL, &gm, "x", 4, 0, 1, 100, 0, 0, &ops, NULL) == -EINVAL);
 	CHECK("init", virtio_pci_init(&vp, NULL, &gm, "virtio-test", 4, 0xff0000, 1, 64, 0, 0, &ops, NULL) == 0);

@@ -32,6 +32,17 @@ struct pci_bus *vm_pci(struct vm *vm)
 	return b;
 }
 
+struct pci_bus_config pci_bus_config_x86(int (*set_irq)(void *opaque, unsigned gsi, int level), void *irq_opaque)
+{
+	return (struct pci_bus_config){
+		.ecam_base = X86_ECAM_BASE,
+		.io_base = X86_PCI_IO_BASE, .io_size = X86_PCI_IO_SIZE,
+		.mem32_base = X86_PCI_MEM32_BASE, .mem32_size = X86_PCI_MEM32_SIZE,
+		.mem64_base = X86_PCI_MEM64_BASE, .mem64_size = X86_PCI_MEM64_SIZE,
+		.set_irq = set_irq, .irq_opaque = irq_opaque,
+	};
+}
+
 static int set_irq(void *opaque, unsigned gsi, int level)
 {
 	return vm_irq_line(opaque, gsi, level);
@@ -44,13 +55,7 @@ static int pci_host_create(struct vm *vm)
 	struct pci_bus *bus = calloc(1, sizeof(*bus));
 	if (!bus)
 		return -ENOMEM;
-	struct pci_bus_config c = {
-		.ecam_base = X86_ECAM_BASE,
-		.io_base = X86_PCI_IO_BASE, .io_size = X86_PCI_IO_SIZE,
-		.mem32_base = X86_PCI_MEM32_BASE, .mem32_size = X86_PCI_MEM32_SIZE,
-		.mem64_base = X86_PCI_MEM64_BASE, .mem64_size = X86_PCI_MEM64_SIZE,
-		.set_irq = set_irq, .irq_opaque = vm,
-	};
+	struct pci_bus_config c = pci_bus_config_x86(set_irq, vm);
 	int r = pci_bus_init(bus, vm_pio(vm), vm_mmio(vm), &c);
 	if (r < 0) {
 		/* The bus keeps pointers to bus ranges it may have registered: leak

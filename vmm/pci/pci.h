@@ -170,6 +170,10 @@ struct pci_bus_config {
 	void *irq_opaque;
 };
 
+/* The windows of the x86 layout (x86/layout.h), the ones the DSDT's _CRS
+ * offers the guest: what every VM uses, and what the tests build. */
+struct pci_bus_config pci_bus_config_x86(int (*set_irq)(void *opaque, unsigned gsi, int level), void *irq_opaque);
+
 /* Registers 0xCF8-0xCFF and the windows on pio/mmio and puts the host bridge
  * at slot 0. -errno if a range is taken. */
 int pci_bus_init(struct pci_bus *bus, struct bus *pio, struct bus *mmio, const struct pci_bus_config *c);
