@@ -18,6 +18,8 @@ void vmm_config_defaults(struct vmm_config *c)
 	c->mem_bytes = VMM_MEM_DEFAULT;
 	c->cpus = 1;
 	c->rng = 1;
+	c->hvc = 1;
+	c->console_input = CONSOLE_IN_SERIAL;
 	c->serial = SERIAL_STDIO;
 	c->stop_timeout_s = VMM_STOP_TIMEOUT_DEFAULT_S;
 }
@@ -95,6 +97,21 @@ int vmm_config_set(struct vmm_config *c, const char *key, const char *val, char 
 		return set_serial(c, val, err, errlen);
 	if (!strcmp(key, "control"))
 		return set_string(c->control_path, sizeof(c->control_path), val, "control socket path", err, errlen);
+	if (!strcmp(key, "disk"))
+		return vmm_config_add_disk(c, val, err, errlen);
+	if (!strcmp(key, "net"))
+		return vmm_config_add_nic(c, val, err, errlen);
+	if (!strcmp(key, "console-input")) {
+		if (!strcmp(val, "serial")) {
+			c->console_input = CONSOLE_IN_SERIAL;
+		} else if (!strcmp(val, "hvc")) {
+			c->console_input = CONSOLE_IN_HVC;
+		} else {
+			snprintf(err, errlen, "console-input must be serial or hvc, not '%s'", val);
+			return -EINVAL;
+		}
+		return 0;
+	}
 	if (!strcmp(key, "mem")) {
 		if (parse_size(val, &c->mem_bytes) < 0) {
 			snprintf(err, errlen, "mem '%s' is not a size such as 512M or 2G", val);
@@ -135,6 +152,10 @@ int vmm_config_from_args(struct vmm_config *c, int argc, char **argv, char *err,
 		}
 		if (!strcmp(a, "no-rng")) {
 			c->rng = 0;
+			continue;
+		}
+		if (!strcmp(a, "no-hvc")) {
+			c->hvc = 0;
 			continue;
 		}
 		const char *eq = strchr(a, '='), *val;
@@ -192,14 +213,110 @@ int vmm_config_check(const struct vmm_config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "cpus must be between 1 and %d (got %u)", X86_MAX_VCPUS, c->cpus);
 		return -EINVAL;
 	}
+	if (c->console_input == CONSOLE_IN_HVC && !c->hvc) {
+		snprintf(err, errlen, "console-input hvc needs the virtio console (drop --no-hvc)");
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < c->nnics; i++)
+		for (unsigned j = 0; j < i; j++)
+			if (c->nics[i].tap[0] && !strcmp(c->nics[i].tap, c->nics[j].tap)) {
+				snprintf(err, errlen, "nic %u and nic %u both name tap '%s'", j, i, c->nics[i].tap);
+				return -EINVAL;
+			}
 	return 0;
 }
 
 /* A JSON config file: {"kernel": "...", "initrd": "...", "cmdline": "...",
  * "mem": "512M" or a byte count, "cpus": 2, "serial": "stdio",
- * "control": "/run/vm.sock", "hugepages": false, "rng": true, "stop-timeout": 10}.
+ * "control": "/run/vm.sock", "hugepages": false, "rng": true, "hvc": true,
+ * "console-input": "serial", "stop-timeout": 10,
+ * "disks": [{"path": "/data/a.img", "readonly": false, "serial": "A1",
+ *            "block-size": 512, "discard": true}, "/data/b.img,readonly"],
+ * "nics": [{"bridge": "br0", "tap": "vm0", "mac": "52:54:00:12:34:56", "queues": 1}]}.
+ * A disk or NIC is an object or the same string as its --disk / --net option.
  * Unknown keys are errors: a misspelt setting must not be ignored silently. */
 #define VMM_CONFIG_MAX_BYTES (64 * 1024)
+
+/* config_dev.c */
+int vmm_disk_set(struct vmm_disk *d, unsigned n, const char *key, const char *val, char *err, size_t errlen);
+int vmm_nic_set(struct vmm_nic *nic, unsigned n, const char *key, const char *val, char *err, size_t errlen);
+void vmm_disk_defaults(struct vmm_disk *d);
+void vmm_nic_defaults(struct vmm_nic *nic);
+
+/* "disks" or "nics": an array whose items are option strings or objects
+ * with the same keys (booleans as true/false, numbers as numbers). */
+static int config_json_devices(struct vmm_config *c, const struct json_doc *doc, int arr, int disks, char *err,
+			       size_t errlen)
+{
+	const char *what = disks ? "disks" : "nics";
+	if (json_type(doc, arr) != JSON_ARRAY) {
+		snprintf(err, errlen, "%s must be an array, not %s", what, json_type_name(json_type(doc, arr)));
+		return -EINVAL;
+	}
+	int n = json_array_len(doc, arr);
+	for (int i = 0; i < n; i++) {
+		int item = json_array_at(doc, arr, i);
+		static char val[VMM_PATH_MAX];
+		int r;
+		if (json_type(doc, item) == JSON_STRING) {
+			if (json_get_string(doc, item, val, sizeof(val)) < 0) {
+				snprintf(err, errlen, "%s[%d] is too long or holds a NUL byte", what, i);
+				return -EINVAL;
+			}
+			r = disks ? vmm_config_add_disk(c, val, err, errlen) : vmm_config_add_nic(c, val, err, errlen);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (json_type(doc, item) != JSON_OBJECT) {
+			snprintf(err, errlen, "%s[%d] must be an object or a string", what, i);
+			return -EINVAL;
+		}
+		unsigned idx = disks ? c->ndisks : c->nnics;
+		if (idx >= (disks ? VMM_MAX_DISKS : VMM_MAX_NICS)) {
+			snprintf(err, errlen, "too many %s (at most %d)", what, disks ? VMM_MAX_DISKS : VMM_MAX_NICS);
+			return -E2BIG;
+		}
+		if (disks)
+			vmm_disk_defaults(&c->disks[idx]);
+		else
+			vmm_nic_defaults(&c->nics[idx]);
+		struct json_iter it;
+		json_iter_init(&it, doc, item);
+		int k, v;
+		while (json_iter_next(&it, &k, &v)) {
+			char key[32];
+			bool b;
+			uint64_t num;
+			if (json_get_string(doc, k, key, sizeof(key)) < 0) {
+				snprintf(err, errlen, "%s[%d]: unknown setting (a key longer than %zu bytes)", what, i,
+					 sizeof(key) - 1);
+				return -EINVAL;
+			}
+			if (json_get_bool(doc, v, &b) == 0)
+				snprintf(val, sizeof(val), "%s", b ? "on" : "off");
+			else if (json_get_uint64(doc, v, &num) == 0)
+				snprintf(val, sizeof(val), "%llu", (unsigned long long)num);
+			else if (json_get_string(doc, v, val, sizeof(val)) < 0) {
+				snprintf(err, errlen, "%s[%d]: %s must be a string, number or boolean", what, i, key);
+				return -EINVAL;
+			}
+			r = disks ? vmm_disk_set(&c->disks[idx], idx, key, val, err, errlen)
+				  : vmm_nic_set(&c->nics[idx], idx, key, val, err, errlen);
+			if (r < 0)
+				return r;
+		}
+		if (disks && !c->disks[idx].path[0]) {
+			snprintf(err, errlen, "disks[%d] has no path", i);
+			return -EINVAL;
+		}
+		if (disks)
+			c->ndisks++;
+		else
+			c->nnics++;
+	}
+	return 0;
+}
 #define VMM_CONFIG_MAX_TOKENS 256
 
 int vmm_config_from_json(struct vmm_config *c, const char *text, size_t len, char *err, size_t errlen)
@@ -237,13 +354,19 @@ int vmm_config_from_json(struct vmm_config *c, const char *text, size_t len, cha
 			c->hugepages = b;
 			continue;
 		}
-		if (!strcmp(key, "rng")) {
+		if (!strcmp(key, "rng") || !strcmp(key, "hvc")) {
 			bool b;
 			if (json_get_bool(&doc, v, &b) < 0) {
-				snprintf(err, errlen, "rng must be true or false");
+				snprintf(err, errlen, "%s must be true or false", key);
 				return -EINVAL;
 			}
-			c->rng = b;
+			*(key[0] == 'r' ? &c->rng : &c->hvc) = b;
+			continue;
+		}
+		if (!strcmp(key, "disks") || !strcmp(key, "nics")) {
+			r = config_json_devices(c, &doc, v, key[0] == 'd', err, errlen);
+			if (r < 0)
+				return r;
 			continue;
 		}
 		if (t == JSON_NUMBER) {

@@ -14,6 +14,36 @@
 enum serial_kind { SERIAL_STDIO, SERIAL_SOCKET, SERIAL_NONE };
 
 #define VMM_NAME_MAX 64
+#define VMM_MAX_DISKS 8
+#define VMM_MAX_NICS 4
+#define VMM_DISK_SERIAL_MAX 20 /* VIRTIO_BLK_ID_BYTES: the guest's serial string */
+#define VMM_NIC_MAX_QUEUES 8   /* queue pairs per NIC */
+#define VMM_IFNAME_MAX 16      /* IFNAMSIZ, with the NUL */
+
+/* One virtio-blk disk: --disk PATH[,readonly][,serial=S][,block-size=N][,discard=off]
+ * or {"path": ..., "readonly": false, "serial": "...", "block-size": 512,
+ * "discard": true} in JSON. */
+struct vmm_disk {
+	char path[VMM_PATH_MAX];   /* a raw image file or a block device */
+	int readonly;              /* opened O_RDONLY, VIRTIO_BLK_F_RO offered */
+	int discard;               /* offer DISCARD and WRITE_ZEROES (default on) */
+	unsigned block_size;       /* logical block size the guest sees: 512 (default) to 65536, a power of two */
+	char serial[VMM_DISK_SERIAL_MAX + 1]; /* "" = "kvmbox-<vm>-<n>" */
+};
+
+/* One virtio-net NIC on a tap: --net bridge=BR[,tap=NAME][,mac=MAC][,queues=N]
+ * or {"bridge": ..., "tap": ..., "mac": "52:54:..", "queues": 1} in JSON. */
+struct vmm_nic {
+	char bridge[VMM_IFNAME_MAX]; /* the tap joins this bridge ("" = none) */
+	char tap[VMM_IFNAME_MAX];    /* the tap's name ("" = the kernel picks kvmboxN) */
+	uint8_t mac[6];
+	int mac_set;                 /* else one is derived from the VM name and NIC number */
+	unsigned queues;             /* queue pairs (multiqueue tap), 1 to VMM_NIC_MAX_QUEUES */
+};
+
+/* Where console input goes: the UART (ttyS0) or the virtio console (hvc0).
+ * Output from both always reaches the console. */
+enum console_input { CONSOLE_IN_SERIAL, CONSOLE_IN_HVC };
 
 struct vmm_config {
 	char name[VMM_NAME_MAX]; /* for log lines; "vm" by default */
@@ -24,6 +54,12 @@ struct vmm_config {
 	unsigned cpus;
 	int hugepages;
 	int rng;                /* a virtio-rng device (default on; --no-rng, "rng": false) */
+	int hvc;                /* a virtio-console device, hvc0 (default on; --no-hvc, "hvc": false) */
+	enum console_input console_input; /* --console-input serial|hvc */
+	unsigned ndisks;
+	struct vmm_disk disks[VMM_MAX_DISKS];
+	unsigned nnics;
+	struct vmm_nic nics[VMM_MAX_NICS];
 	enum serial_kind serial;
 	char serial_path[108];  /* unix socket path for SERIAL_SOCKET */
 	char control_path[108]; /* control socket, or "" for none */
@@ -37,6 +73,11 @@ int parse_size(const char *s, uint64_t *out);
 int vmm_config_from_args(struct vmm_config *c, int argc, char **argv, char *err, size_t errlen);
 /* A JSON config file's text (same keys as the options, see README). */
 int vmm_config_from_json(struct vmm_config *c, const char *text, size_t len, char *err, size_t errlen);
+/* One --disk or --net option value, appended to c. */
+int vmm_config_add_disk(struct vmm_config *c, const char *spec, char *err, size_t errlen);
+int vmm_config_add_nic(struct vmm_config *c, const char *spec, char *err, size_t errlen);
+/* "52:54:00:12:34:56" into mac[6]; -EINVAL if malformed, multicast or zero. */
+int parse_mac(const char *s, uint8_t mac[6]);
 /* Checks that need no files: memory and CPU bounds. */
 int vmm_config_check(const struct vmm_config *c, char *err, size_t errlen);
 
