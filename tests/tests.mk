@@ -32,32 +32,41 @@ $(OUT)/tests/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 	@echo "  FUZZ    $@"
 	@clang $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined $< $(FUZZ_LIB) -lpthread -o $@
 
-# The test guest: the appliance's own bzImage plus a one-file initramfs.
+# The test guest: the appliance's own bzImage plus a small initramfs: /init
+# (tests/vm/guest_init.c) and the guest-side test programs tests/vm/guest_*.c,
+# each at /bin/NAME (guest_init runs one with kvmbox.exec=/bin/NAME).
 GUEST_INIT   := $(OUT)/tests/guest/init
 GUEST_INITRD := $(OUT)/tests/guest/initramfs.cpio.gz
+GUEST_PROGS  := $(patsubst tests/vm/%.c,$(OUT)/tests/guest/%,$(filter-out tests/vm/guest_init.c,$(wildcard tests/vm/guest_*.c)))
 $(GUEST_INIT): tests/vm/guest_init.c $(DEPS_DONE)
 	@mkdir -p $(dir $@)
 	@$(MUSL_CC) -static -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE $< -o $@
-$(GUEST_INITRD): $(GUEST_INIT) tests/vm/guest.list initramfs/mkcpio.py
-	@GUEST_INIT=$(GUEST_INIT) initramfs/mkcpio.py tests/vm/guest.list $(OUT)/tests/guest/initramfs.cpio
-	@gzip -9 -n -f $(OUT)/tests/guest/initramfs.cpio
-
-# The control-socket test runs its own PID 1 in a test-only initramfs.
-VMCTL_TEST   := $(OUT)/tests/guest/vmctl_test
-VMCTL_INITRD := $(OUT)/tests/vm/vmctl.cpio.gz
-$(VMCTL_TEST): tests/vm/vmctl_test.c $(DEPS_DONE)
+$(OUT)/tests/guest/guest_%: tests/vm/guest_%.c $(DEPS_DONE)
 	@mkdir -p $(dir $@)
 	@$(MUSL_CC) -static -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE $< -o $@
-$(VMCTL_INITRD): $(VMCTL_TEST) $(KVMBOX) $(GUEST_INITRD) $(OUT)/kernel/bzImage tests/vm/vmctl.list
+$(GUEST_INITRD): $(GUEST_INIT) $(GUEST_PROGS) tests/vm/guest.list initramfs/mkcpio.py
+	@GUEST_INIT=$(GUEST_INIT) GUEST_BIN=$(OUT)/tests/guest initramfs/mkcpio.py tests/vm/guest.list $(OUT)/tests/guest/initramfs.cpio
+	@gzip -9 -n -f $(OUT)/tests/guest/initramfs.cpio
+
+# In-appliance tests: tests/vm/NAME_test.c runs as PID 1 (rdinit=/NAME_test)
+# of a test-only initramfs made from tests/vm/NAME.list, which holds the
+# appliance's files ($KVMBOX_BIN), the driver ($TEST_BIN), the guest kernel
+# and initramfs; tests/vm/NAME_test.py boots it and relays its results.
+APPLIANCE_TESTS  := $(patsubst tests/vm/%_test.c,%,$(wildcard tests/vm/*_test.c))
+APPLIANCE_INITRDS := $(patsubst %,$(OUT)/tests/vm/%.cpio.gz,$(APPLIANCE_TESTS))
+$(OUT)/tests/guest/%_test: tests/vm/%_test.c $(DEPS_DONE)
 	@mkdir -p $(dir $@)
-	@KVMBOX_BIN=$(KVMBOX) VMCTL_TEST=$(VMCTL_TEST) GUEST_KERNEL=$(OUT)/kernel/bzImage GUEST_INITRD=$(GUEST_INITRD) \
-		initramfs/mkcpio.py tests/vm/vmctl.list $(OUT)/tests/vm/vmctl.cpio
-	@gzip -1 -n -f $(OUT)/tests/vm/vmctl.cpio
+	@$(MUSL_CC) -static -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE $< -lpthread -o $@
+$(OUT)/tests/vm/%.cpio.gz: $(OUT)/tests/guest/%_test $(KVMBOX) $(GUEST_INITRD) $(OUT)/kernel/bzImage tests/vm/%.list
+	@mkdir -p $(dir $@)
+	@KVMBOX_BIN=$(KVMBOX) TEST_BIN=$< GUEST_KERNEL=$(OUT)/kernel/bzImage GUEST_INITRD=$(GUEST_INITRD) \
+		initramfs/mkcpio.py tests/vm/$*.list $(OUT)/tests/vm/$*.cpio
+	@gzip -1 -n -f $(OUT)/tests/vm/$*.cpio
 
 .PHONY: unit fuzz test-build
 unit: $(UNIT_TESTS)
 fuzz: $(FUZZ_TESTS)
-test-build: $(UNIT_TESTS) $(FUZZ_TESTS) $(DEPS_TEST_BINS) $(GUEST_INITRD) $(VMCTL_INITRD) image
+test-build: $(UNIT_TESTS) $(FUZZ_TESTS) $(DEPS_TEST_BINS) $(GUEST_INITRD) $(APPLIANCE_INITRDS) image
 
 TEST_CMDS := $(UNIT_TESTS) \
 	$(DEPS_TEST_BINS) \
@@ -66,7 +75,7 @@ TEST_CMDS := $(UNIT_TESTS) \
 	$(foreach f,$(FUZZ_TESTS),'tests/fuzz/run_fuzz.sh $(f) $(FUZZ_SECONDS)') \
 	$(BOOT_TEST_CMDS) \
 	tests/vm/vm_test.py \
-	tests/vm/vmctl_test.py
+	$(patsubst %,tests/vm/%_test.py,$(APPLIANCE_TESTS))
 
 test: test-build
 	@tests/run.py $(TEST_CMDS)

@@ -519,6 +519,34 @@ void virtio_pci_kick(struct virtio_pci *vp, unsigned qi)
 	pthread_mutex_unlock(&vp->lock);
 }
 
+/* epoll data of the extra sources: above any queue number. */
+#define SOURCE_TAG 0x10000u
+
+int virtio_pci_add_source(struct virtio_pci *vp, int fd, uint32_t events,
+			  void (*fn)(struct virtio_pci *vp, void *arg, uint32_t events), void *arg)
+{
+	if (vp->epfd < 0 || !fn || fd < 0)
+		return -EINVAL;
+	if (vp->nsources >= VIRTIO_PCI_MAX_SOURCES)
+		return -ENOSPC;
+	struct epoll_event ev = { .events = events, .data.u32 = SOURCE_TAG + vp->nsources };
+	if (epoll_ctl(vp->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	vp->sources[vp->nsources++] = (struct virtio_pci_source){ .fd = fd, .fn = fn, .arg = arg };
+	return 0;
+}
+
+int virtio_pci_source_events(struct virtio_pci *vp, int fd, uint32_t events)
+{
+	for (unsigned i = 0; i < vp->nsources; i++) {
+		if (vp->sources[i].fd != fd)
+			continue;
+		struct epoll_event ev = { .events = events, .data.u32 = SOURCE_TAG + i };
+		return epoll_ctl(vp->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+	}
+	return -ENOENT;
+}
+
 static void *device_thread(void *arg)
 {
 	struct virtio_pci *vp = arg;
@@ -534,6 +562,15 @@ static void *device_thread(void *arg)
 		for (int i = 0; i < n; i++) {
 			unsigned q = ev[i].data.u32;
 			uint64_t cnt;
+			if (q >= SOURCE_TAG) {
+				struct virtio_pci_source *s = &vp->sources[q - SOURCE_TAG];
+				if (q - SOURCE_TAG >= vp->nsources)
+					continue;
+				pthread_mutex_lock(&vp->lock);
+				s->fn(vp, s->arg, ev[i].events);
+				pthread_mutex_unlock(&vp->lock);
+				continue;
+			}
 			if (q >= vp->num_queues || read(vp->q[q].kick_efd, &cnt, sizeof(cnt)) != sizeof(cnt))
 				continue;
 			virtio_pci_kick(vp, q);

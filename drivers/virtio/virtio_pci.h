@@ -40,6 +40,7 @@
 #define VIRTIO_PCI_DEVICE_BASE 0x1040 /* + the virtio device id */
 #define VIRTIO_PCI_MAX_QUEUES 16
 #define VIRTIO_PCI_NO_VECTOR 0xffff
+#define VIRTIO_PCI_MAX_SOURCES 16 /* other fds the device thread waits on */
 
 #define VIRTIO_PCI_BAR 0
 #define VIRTIO_PCI_BAR_SIZE 0x8000
@@ -128,6 +129,12 @@ struct virtio_pci {
 	uint64_t irqs_sent;  /* interrupts delivered (tests) */
 
 	int epfd;
+	unsigned nsources;
+	struct virtio_pci_source {
+		int fd;
+		void (*fn)(struct virtio_pci *vp, void *arg, uint32_t events);
+		void *arg;
+	} sources[VIRTIO_PCI_MAX_SOURCES];
 	pthread_t thread;
 	bool thread_started;
 };
@@ -139,6 +146,17 @@ struct virtio_pci {
 int virtio_pci_init(struct virtio_pci *vp, struct vm *vm, const struct guest_mem *gm, const char *name,
 		    unsigned device_id, uint32_t class_code, unsigned num_queues, unsigned queue_max,
 		    uint64_t features, unsigned cfg_size, const struct virtio_pci_ops *ops, void *opaque);
+/* Have the device thread also wait on fd (a tap, an eventfd...) for events
+ * (EPOLLIN, EPOLLOUT...; level-triggered) and call fn with vp->lock held when
+ * one fires: the device's backend work stays off the vCPU and main threads.
+ * Call between virtio_pci_init and virtio_pci_register; fd stays the
+ * caller's. 0 or -errno (-ENOSPC past VIRTIO_PCI_MAX_SOURCES). */
+int virtio_pci_add_source(struct virtio_pci *vp, int fd, uint32_t events,
+			  void (*fn)(struct virtio_pci *vp, void *arg, uint32_t events), void *arg);
+/* Change what the device thread waits for on a source's fd (e.g. add
+ * EPOLLOUT while a backend is full). vp->lock held or not. 0 or -errno. */
+int virtio_pci_source_events(struct virtio_pci *vp, int fd, uint32_t events);
+
 /* Put it on the bus and start the device thread. 0 or -errno. */
 int virtio_pci_register(struct virtio_pci *vp, struct pci_bus *bus);
 

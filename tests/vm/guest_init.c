@@ -2,7 +2,10 @@
  * tests look for, then powers off. kvmbox.test= on the command line changes
  * the ending: "reboot" reboots; "wait" waits for the ACPI power button and
  * then powers off; "wait-ignore-button" waits forever, like a guest that
- * ignores the button. Static musl, so it needs nothing else in the initramfs.
+ * ignores the button. kvmbox.exec=/bin/NAME runs a guest test program
+ * (tests/vm/guest_NAME.c) after the lines below and before the ending, and
+ * reports its exit status as "exec-status=N". Static musl, so it needs
+ * nothing else in the initramfs.
  *
  *   KVMBOX-GUEST: init
  *   KVMBOX-GUEST: cpus=2
@@ -24,6 +27,7 @@
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int read_file(const char *path, char *buf, size_t size)
@@ -189,6 +193,22 @@ int main(void)
 	cmdline[strcspn(cmdline, "\n")] = '\0';
 	say("cmdline=%s", cmdline);
 
+	const char *ex = strstr(cmdline, "kvmbox.exec=");
+	if (ex) {
+		char prog[256];
+		snprintf(prog, sizeof(prog), "%.*s", (int)strcspn(ex + 12, " "), ex + 12);
+		pid_t pid = fork();
+		if (pid == 0) {
+			execl(prog, prog, (char *)NULL);
+			say("exec %s failed", prog);
+			_exit(127);
+		}
+		int status = 0;
+		while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		snprintf(num, sizeof(num), "%d", pid < 0 ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+		say("exec-status=%s", num);
+	}
 	if (strstr(cmdline, "kvmbox.test=wait-ignore-button")) {
 		say("%s", "waiting");
 		for (;;)
