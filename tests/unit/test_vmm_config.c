@@ -98,9 +98,65 @@ static void test_bus(void)
 	CHECK("bus full", bus_register(&b, 0x9000, 1, "y", &nop_ops, NULL) == -ENOSPC);
 }
 
+static void test_devices(void)
+{
+	static struct vmm_config c;
+	char err[256];
+	char *disks[] = { "vmm", "--kernel", "/k", "--disk", "/a.img", "--disk", "/b.img,readonly,serial=B-1,block-size=4096,discard=off",
+			  "--net", "bridge=br0,mac=52:54:00:12:34:56,queues=2", "--console-input", "hvc" };
+	CHECK("dev args parse", args(&c, err, sizeof(err), 11, disks) == 0);
+	CHECK("dev disk 0 defaults", c.ndisks == 2 && !strcmp(c.disks[0].path, "/a.img") && !c.disks[0].readonly &&
+					     c.disks[0].discard && c.disks[0].block_size == 512 && !c.disks[0].serial[0]);
+	CHECK("dev disk 1 options", c.disks[1].readonly && !c.disks[1].discard && c.disks[1].block_size == 4096 &&
+					    !strcmp(c.disks[1].serial, "B-1"));
+	CHECK("dev nic", c.nnics == 1 && !strcmp(c.nics[0].bridge, "br0") && c.nics[0].mac_set && c.nics[0].mac[5] == 0x56 &&
+				 c.nics[0].queues == 2);
+	CHECK("dev console input hvc", c.console_input == CONSOLE_IN_HVC && c.hvc);
+
+	char *bs[] = { "vmm", "--kernel", "/k", "--disk", "/a.img,block-size=1000" };
+	CHECK("dev bad block size", args(&c, err, sizeof(err), 5, bs) < 0 && strstr(err, "power of two"));
+	char *ser[] = { "vmm", "--kernel", "/k", "--disk", "/a.img,serial=this-serial-is-too-long-for-virtio" };
+	CHECK("dev serial too long", args(&c, err, sizeof(err), 5, ser) < 0 && strstr(err, "serial"));
+	char *key[] = { "vmm", "--kernel", "/k", "--disk", "/a.img,cache=none" };
+	CHECK("dev unknown disk key", args(&c, err, sizeof(err), 5, key) < 0 && strstr(err, "unknown setting 'cache'"));
+	char *nopath[] = { "vmm", "--kernel", "/k", "--disk", "readonly=on" };
+	CHECK("dev disk without path", args(&c, err, sizeof(err), 5, nopath) < 0 && strstr(err, "no path"));
+	char *mac[] = { "vmm", "--kernel", "/k", "--net", "mac=01:00:5e:00:00:01" };
+	CHECK("dev multicast mac refused", args(&c, err, sizeof(err), 5, mac) < 0 && strstr(err, "unicast"));
+	char *ifn[] = { "vmm", "--kernel", "/k", "--net", "bridge=a/b" };
+	CHECK("dev bad bridge name", args(&c, err, sizeof(err), 5, ifn) < 0 && strstr(err, "interface name"));
+	char *q[] = { "vmm", "--kernel", "/k", "--net", "queues=99" };
+	CHECK("dev too many queues", args(&c, err, sizeof(err), 5, q) < 0 && strstr(err, "queues"));
+	char *dup[] = { "vmm", "--kernel", "/k", "--net", "tap=t0", "--net", "tap=t0" };
+	CHECK("dev same tap twice", args(&c, err, sizeof(err), 7, dup) < 0 && strstr(err, "both name tap"));
+	char *hvc[] = { "vmm", "--kernel", "/k", "--no-hvc", "--console-input", "hvc" };
+	CHECK("dev hvc input without hvc", args(&c, err, sizeof(err), 6, hvc) < 0 && strstr(err, "--no-hvc"));
+
+	const char *js = "{\"kernel\": \"/k\", \"hvc\": false, \"disks\": [{\"path\": \"/a\", \"readonly\": true, "
+			 "\"block-size\": 4096}, \"/b,serial=S2\"], \"nics\": [{\"bridge\": \"br1\", \"queues\": 1}]}";
+	vmm_config_defaults(&c);
+	CHECK("dev json parse", vmm_config_from_json(&c, js, strlen(js), err, sizeof(err)) == 0);
+	CHECK("dev json values", c.ndisks == 2 && c.disks[0].readonly && c.disks[0].block_size == 4096 &&
+					 !strcmp(c.disks[1].serial, "S2") && c.nnics == 1 && !strcmp(c.nics[0].bridge, "br1") &&
+					 !c.hvc);
+	const char *jbad = "{\"kernel\": \"/k\", \"disks\": [{\"readonly\": true}]}";
+	vmm_config_defaults(&c);
+	CHECK("dev json disk without path", vmm_config_from_json(&c, jbad, strlen(jbad), err, sizeof(err)) < 0 &&
+						    strstr(err, "no path"));
+	const char *jtype = "{\"kernel\": \"/k\", \"disks\": \"/a\"}";
+	vmm_config_defaults(&c);
+	CHECK("dev json disks not an array", vmm_config_from_json(&c, jtype, strlen(jtype), err, sizeof(err)) < 0 &&
+						     strstr(err, "must be an array"));
+	const char *jmany = "{\"kernel\": \"/k\", \"disks\": [\"/1\",\"/2\",\"/3\",\"/4\",\"/5\",\"/6\",\"/7\",\"/8\",\"/9\"]}";
+	vmm_config_defaults(&c);
+	CHECK("dev json too many disks", vmm_config_from_json(&c, jmany, strlen(jmany), err, sizeof(err)) < 0 &&
+						 strstr(err, "too many disks"));
+}
+
 int main(void)
 {
 	test_sizes();
+	test_devices();
 	test_args();
 	test_json();
 	test_bus();

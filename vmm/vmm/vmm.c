@@ -33,6 +33,9 @@ static const char vmm_usage[] =
 	"usage: kvmbox vmm --kernel FILE [--initrd FILE] [--cmdline TEXT] [--mem 512M] [--cpus N]\n"
 	"                  [--serial stdio|none|socket:PATH] [--control PATH] [--hugepages]\n"
 	"                  [--stop-timeout SECONDS] [--config FILE.json] [--name NAME] [--no-rng]\n"
+	"                  [--disk PATH[,readonly][,serial=S][,block-size=N][,discard=off]]...\n"
+	"                  [--net bridge=BR[,tap=NAME][,mac=MAC][,queues=N]]...\n"
+	"                  [--no-hvc] [--console-input serial|hvc]\n"
 	"On a terminal, Ctrl-A x stops the VM. Exit status: 0 the guest powered off, 1 error,\n"
 	"3 the guest rebooted, 4 stopped from outside, 5 the guest crashed.\n";
 
