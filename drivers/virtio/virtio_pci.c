@@ -691,6 +691,9 @@ int virtio_pci_register(struct virtio_pci *vp, struct pci_bus *bus)
 	if (r < 0)
 		return r;
 	pthread_detach(vp->thread);
+	char tname[16]; /* the kernel's limit, with the NUL */
+	snprintf(tname, sizeof(tname), "%s", vp->name);
+	pthread_setname_np(vp->thread, tname);
 	vp->thread_started = true;
 	return 0;
 }
