@@ -85,3 +85,4 @@ test: test-build
 bench: image $(GUEST_INITRD)
 	@$(BENCH_CMDS)
 	@/usr/bin/python3 tests/bench/vm_bench.py
+	@/usr/bin/python3 tests/bench/io_bench.py
