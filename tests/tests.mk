@@ -48,18 +48,31 @@ $(GUEST_INITRD): $(GUEST_INIT) $(GUEST_PROGS) tests/vm/guest.list initramfs/mkcp
 	@GUEST_INIT=$(GUEST_INIT) GUEST_BIN=$(OUT)/tests/guest initramfs/mkcpio.py tests/vm/guest.list $(OUT)/tests/guest/initramfs.cpio
 	@gzip -9 -n -f $(OUT)/tests/guest/initramfs.cpio
 
+# The disk test's guest also needs mke2fs: the same initramfs plus the build
+# host's /sbin/mke2fs and its libraries (tests/vm/host_binary_list.sh), kept
+# apart so that every other test guest stays small.
+GUEST_EXT4_INITRD := $(OUT)/tests/guest/initramfs-ext4.cpio.gz
+$(GUEST_EXT4_INITRD): $(GUEST_INIT) $(GUEST_PROGS) tests/vm/guest.list tests/vm/host_binary_list.sh initramfs/mkcpio.py
+	@{ cat tests/vm/guest.list; tests/vm/host_binary_list.sh /sbin/mke2fs; } > $(OUT)/tests/guest/ext4.list
+	@GUEST_INIT=$(GUEST_INIT) GUEST_BIN=$(OUT)/tests/guest initramfs/mkcpio.py $(OUT)/tests/guest/ext4.list \
+		$(OUT)/tests/guest/initramfs-ext4.cpio
+	@gzip -9 -n -f $(OUT)/tests/guest/initramfs-ext4.cpio
+
 # In-appliance tests: tests/vm/NAME_test.c runs as PID 1 (rdinit=/NAME_test)
 # of a test-only initramfs made from tests/vm/NAME.list, which holds the
 # appliance's files ($KVMBOX_BIN), the driver ($TEST_BIN), the guest kernel
-# and initramfs; tests/vm/NAME_test.py boots it and relays its results.
+# and initramfs ($GUEST_INITRD, or $GUEST_EXT4_INITRD with mke2fs);
+# tests/vm/NAME_test.py boots it and relays its results.
 APPLIANCE_TESTS  := $(patsubst tests/vm/%_test.c,%,$(wildcard tests/vm/*_test.c))
 APPLIANCE_INITRDS := $(patsubst %,$(OUT)/tests/vm/%.cpio.gz,$(APPLIANCE_TESTS))
 $(OUT)/tests/guest/%_test: tests/vm/%_test.c $(DEPS_DONE)
 	@mkdir -p $(dir $@)
 	@$(MUSL_CC) -static -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE $< -lpthread -o $@
-$(OUT)/tests/vm/%.cpio.gz: $(OUT)/tests/guest/%_test $(KVMBOX) $(GUEST_INITRD) $(OUT)/kernel/bzImage tests/vm/%.list
+$(OUT)/tests/vm/%.cpio.gz: $(OUT)/tests/guest/%_test $(KVMBOX) $(GUEST_INITRD) $(GUEST_EXT4_INITRD) \
+		$(OUT)/kernel/bzImage tests/vm/%.list
 	@mkdir -p $(dir $@)
 	@KVMBOX_BIN=$(KVMBOX) TEST_BIN=$< GUEST_KERNEL=$(OUT)/kernel/bzImage GUEST_INITRD=$(GUEST_INITRD) \
+		GUEST_EXT4_INITRD=$(GUEST_EXT4_INITRD) \
 		initramfs/mkcpio.py tests/vm/$*.list $(OUT)/tests/vm/$*.cpio
 	@gzip -1 -n -f $(OUT)/tests/vm/$*.cpio
 

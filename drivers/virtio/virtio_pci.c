@@ -114,8 +114,11 @@ void virtio_pci_notify_config(struct virtio_pci *vp)
 
 void virtio_pci_queue_broken(struct virtio_pci *vp, unsigned q)
 {
-	if (q < VIRTIO_PCI_MAX_QUEUES && once(vp, 1u << q))
-		log_error("%s: %s; the device needs a reset", vp->name, vp->q[q].vq.reason);
+	if (q < VIRTIO_PCI_MAX_QUEUES && once(vp, 1u << q) && vp->broken_logs < VIRTIO_PCI_BROKEN_LOGS) {
+		vp->broken_logs++;
+		log_error("%s: %s; the device needs a reset%s", vp->name, vp->q[q].vq.reason,
+			  vp->broken_logs == VIRTIO_PCI_BROKEN_LOGS ? " (further ones are not logged)" : "");
+	}
 	if (!(vp->status & VIRTIO_STATUS_NEEDS_RESET)) {
 		vp->status |= VIRTIO_STATUS_NEEDS_RESET;
 		if (vp->status & VIRTIO_STATUS_DRIVER_OK)
@@ -145,6 +148,8 @@ static void device_reset(struct virtio_pci *vp)
 	vp->status = 0;
 	vp->queue_select = 0;
 	vp->isr = 0;
+	/* A queue that breaks again after the reset is a new complaint. */
+	vp->logged &= ~((1u << VIRTIO_PCI_MAX_QUEUES) - 1);
 	pci_intx_set(&vp->pci, 0);
 	if (vp->ops->reset)
 		vp->ops->reset(vp);

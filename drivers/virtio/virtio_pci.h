@@ -41,6 +41,7 @@
 #define VIRTIO_PCI_MAX_QUEUES 16
 #define VIRTIO_PCI_NO_VECTOR 0xffff
 #define VIRTIO_PCI_MAX_SOURCES 16 /* other fds the device thread waits on */
+#define VIRTIO_PCI_BROKEN_LOGS 32 /* "needs a reset" lines per device, at most */
 
 #define VIRTIO_PCI_BAR 0
 #define VIRTIO_PCI_BAR_SIZE 0x8000
@@ -126,6 +127,7 @@ struct virtio_pci {
 	unsigned pcicfg_cap; /* VIRTIO_PCI_CAP_PCI_CFG */
 	uint64_t bar_addr;   /* where the BAR decodes, for the ioeventfds */
 	unsigned logged;     /* bit per kind of complaint already logged */
+	unsigned broken_logs; /* "needs a reset" lines logged, over the device's life */
 	uint64_t irqs_sent;  /* interrupts delivered (tests) */
 
 	int epfd;
@@ -164,8 +166,10 @@ int virtio_pci_register(struct virtio_pci *vp, struct pci_bus *bus);
  * configuration change. */
 void virtio_pci_notify_queue(struct virtio_pci *vp, unsigned q);
 void virtio_pci_notify_config(struct virtio_pci *vp);
-/* A queue broke (vq->reason says why): log it once, set NEEDS_RESET and tell
- * the driver. vp->lock held. */
+/* A queue broke (vq->reason says why): log it once per break (a reset
+ * re-arms it; VIRTIO_PCI_BROKEN_LOGS lines per device at most, against a
+ * driver that breaks and resets in a loop), set NEEDS_RESET and tell the
+ * driver. vp->lock held. */
 void virtio_pci_queue_broken(struct virtio_pci *vp, unsigned q);
 
 /* What the device thread does on a kick of queue q (tests call it directly). */

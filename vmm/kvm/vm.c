@@ -183,7 +183,10 @@ int devices_create(struct vm *vm)
 				continue;
 			int r = t->create(vm);
 			if (r < 0) {
-				log_error("device %s: %s", t->name, strerror(-r));
+				/* The device said why (device.h); only an allocation
+				 * failure may come back unexplained. */
+				if (r == -ENOMEM)
+					log_error("device %s: %s", t->name, strerror(-r));
 				return r;
 			}
 		}
