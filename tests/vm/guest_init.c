@@ -1,6 +1,7 @@
 /* /init of the test guest: prints what the guest sees, in marker lines the
  * tests look for, then powers off. kvmbox.test= on the command line changes
- * the ending: "reboot" reboots; "wait" waits for the ACPI power button and
+ * the ending: "reboot" reboots; "hvc-echo" reads a line from /dev/hvc0 and
+ * prints it as "hvc-read=LINE"; "wait" waits for the ACPI power button and
  * then powers off; "wait-ignore-button" waits forever, like a guest that
  * ignores the button. kvmbox.exec=/bin/NAME runs a guest test program
  * (tests/vm/guest_NAME.c) after the lines below and before the ending, and
@@ -208,6 +209,32 @@ int main(void)
 			;
 		snprintf(num, sizeof(num), "%d", pid < 0 ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 		say("exec-status=%s", num);
+	}
+	if (strstr(cmdline, "kvmbox.test=hvc-echo")) {
+		/* Console input routed to hvc0 (--console-input hvc): one line. */
+		int h = open("/dev/hvc0", O_RDWR | O_NOCTTY);
+		char line[128];
+		size_t n = 0;
+		if (h < 0) {
+			say("hvc-read=error %s", strerror(errno));
+		} else {
+			struct sigaction sa = { .sa_handler = on_alarm };
+			sigaction(SIGALRM, &sa, NULL);
+			alarm(60);
+			say("%s", "hvc-ready");
+			while (n + 1 < sizeof(line)) {
+				ssize_t r = read(h, line + n, sizeof(line) - 1 - n);
+				if (r <= 0)
+					break;
+				n += (size_t)r;
+				if (memchr(line, '\n', n))
+					break;
+			}
+			alarm(0);
+			line[n] = '\0';
+			line[strcspn(line, "\r\n")] = '\0';
+			say("hvc-read=%s", line);
+		}
 	}
 	if (strstr(cmdline, "kvmbox.test=wait-ignore-button")) {
 		say("%s", "waiting");

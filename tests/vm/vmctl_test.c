@@ -58,7 +58,7 @@ struct vmm {
 	size_t len;
 };
 
-static pid_t start_vmm(struct vmm *v, const char *test, const char *ctl)
+static pid_t start_vmm_with(struct vmm *v, const char *test, const char *ctl, const char *extra, int in_fd)
 {
 	int p[2];
 	if (pipe(p) < 0)
@@ -72,16 +72,21 @@ static pid_t start_vmm(struct vmm *v, const char *test, const char *ctl)
 		dup2(p[1], 1);
 		dup2(p[1], 2);
 		close(p[0]);
-		int null = open("/dev/null", O_RDONLY);
-		dup2(null, 0);
+		int in = in_fd >= 0 ? in_fd : open("/dev/null", O_RDONLY);
+		dup2(in, 0);
 		execl("/init", "kvmbox", "vmm", "--kernel", "/guest/bzImage", "--initrd", "/guest/initramfs.cpio.gz",
 		      "--cmdline", cmdline, "--mem", "128M", "--cpus", "1", "--serial", "stdio", "--control", ctl,
-		      "--stop-timeout", "5", (char *)NULL);
+		      "--stop-timeout", "5", extra ? extra : (char *)NULL, extra ? "hvc" : (char *)NULL, (char *)NULL);
 		_exit(127);
 	}
 	close(p[1]);
 	v->out = p[0];
 	return v->pid;
+}
+
+static pid_t start_vmm(struct vmm *v, const char *test, const char *ctl)
+{
+	return start_vmm_with(v, test, ctl, NULL, -1);
 }
 
 /* Read the VMM's output until it contains what, or the timeout. */
@@ -229,6 +234,32 @@ static void test_hard_stop(void)
 	close(v.out);
 }
 
+/* --console-input hvc: what is typed at the VMM's console reaches the
+ * guest's hvc0 (and not ttyS0). */
+static void test_hvc_input(void)
+{
+	struct vmm v;
+	int in[2];
+	if (pipe(in) < 0)
+		return;
+	start_vmm_with(&v, "hvc-echo", "/tmp/c.ctl", "--console-input", in[0]);
+	close(in[0]);
+	int up = wait_output(&v, "KVMBOX-GUEST: hvc-ready", 120);
+	check("vmctl-hvc-guest-up", up, "guest output:\n%s", v.log);
+	if (up && write(in[1], "hello-hvc\n", 10) != 10)
+		up = 0;
+	int got = up && wait_output(&v, "KVMBOX-GUEST: hvc-read=hello-hvc", 60);
+	check("vmctl-hvc-console-input", got, "guest output:\n%s", v.log);
+	int status = 0;
+	int exited = wait_exit(v.pid, 60, &status);
+	check("vmctl-hvc-guest-poweroff", exited && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "exited=%d status=0x%x", exited, status);
+	if (!exited)
+		kill(v.pid, SIGKILL);
+	close(in[1]);
+	close(v.out);
+}
+
 int main(void)
 {
 	mkdir("/proc", 0555);
@@ -246,6 +277,7 @@ int main(void)
 	fflush(stdout);
 	test_control();
 	test_hard_stop();
+	test_hvc_input();
 	printf("vmctl_test: finished, %d failed\n", failures);
 	fflush(stdout);
 	sync();
