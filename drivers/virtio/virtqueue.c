@@ -399,21 +399,38 @@ int virtq_pop(struct virtqueue *vq, const struct guest_mem *gm, struct virtq_cha
 	return 1;
 }
 
-int virtq_push(struct virtqueue *vq, const struct guest_mem *gm, uint16_t head,
-	       uint32_t written_len)
+int virtq_push_n(struct virtqueue *vq, const struct guest_mem *gm, const uint16_t *heads, const uint32_t *lens,
+		 unsigned k)
 {
 	struct rings r;
 	if (rings_map(vq, gm, &r))
 		return -EIO;
-	if (head >= vq->size)
-		return -EINVAL; /* a device bug, not the driver's: the queue stays usable */
-	uint8_t *elem = r.used + USED_RING + 8ULL * (vq->used_idx & (vq->size - 1));
-	ring_store32(elem, head);
-	ring_store32(elem + 4, written_len);
-	vq->used_idx++;
-	/* Release: the element is visible before the index that publishes it. */
+	if (k > vq->size)
+		return -EINVAL;
+	for (unsigned i = 0; i < k; i++)
+		if (heads[i] >= vq->size)
+			return -EINVAL; /* a device bug, not the driver's: the queue stays usable */
+	for (unsigned i = 0; i < k; i++) {
+		uint8_t *elem = r.used + USED_RING + 8ULL * ((uint16_t)(vq->used_idx + i) & (vq->size - 1));
+		ring_store32(elem, heads[i]);
+		ring_store32(elem + 4, lens[i]);
+	}
+	vq->used_idx = (uint16_t)(vq->used_idx + k);
+	/* Release: the elements are visible before the index that publishes them. */
 	ring_store16(r.used + USED_IDX, vq->used_idx, __ATOMIC_RELEASE);
 	return 0;
+}
+
+int virtq_push(struct virtqueue *vq, const struct guest_mem *gm, uint16_t head, uint32_t written_len)
+{
+	return virtq_push_n(vq, gm, &head, &written_len, 1);
+}
+
+void virtq_unpop(struct virtqueue *vq, unsigned k)
+{
+	/* avail_shadow still counts them, so the next pop takes them again,
+	 * re-reading (and re-checking) their descriptors. */
+	vq->last_avail_idx = (uint16_t)(vq->last_avail_idx - k);
 }
 
 bool virtq_should_notify(struct virtqueue *vq, const struct guest_mem *gm)

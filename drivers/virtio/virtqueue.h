@@ -114,6 +114,16 @@ int virtq_pop(struct virtqueue *vq, const struct guest_mem *gm, struct virtq_cha
 int virtq_push(struct virtqueue *vq, const struct guest_mem *gm, uint16_t head,
 	       uint32_t written_len);
 
+/* Give k chains back at once and publish them with one index store: a
+ * receive frame spread over several chains (mergeable buffers) must appear
+ * whole, or a driver reading meanwhile sees its first buffer alone. */
+int virtq_push_n(struct virtqueue *vq, const struct guest_mem *gm, const uint16_t *heads, const uint32_t *lens,
+		 unsigned k);
+
+/* Un-take the last k popped chains (not pushed): the next virtq_pop returns
+ * them again. For a device that found it cannot use them yet. */
+void virtq_unpop(struct virtqueue *vq, unsigned k);
+
 /* Whether the driver wants an interrupt for what was pushed since the last
  * call: used_event with VIRTIO_RING_F_EVENT_IDX, else the avail ring's
  * NO_INTERRUPT flag. Call once after each batch of pushes. */

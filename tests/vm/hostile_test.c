@@ -30,7 +30,7 @@
 
 #define DISK "/tmp/h.img"
 #define DISK_SIZE (8 << 20)
-#define RUN_TIMEOUT_S 300
+#define RUN_TIMEOUT_S 90
 
 static int failures;
 
