@@ -224,14 +224,15 @@ def main():
     if any(b not in ("write", "read", "crash") for b in boots):
         sys.exit("usage: disk_test.py [write] [read] [crash]")
     good = True
-    if "write" in boots:
+    # Every boot attaches both disks, so both must exist whatever runs first.
+    make_disk(DISK_B, 16 << 20)
+    if "write" in boots or not os.path.exists(DISK_A):
         make_disk(DISK_A, 96 << 20)
+    if "write" in boots:
         good &= boot_write()
     if "read" in boots:
         good &= boot_read()
     if "crash" in boots:
-        if not os.path.exists(DISK_A):
-            make_disk(DISK_A, 96 << 20)
         make_disk(DISK_B, 16 << 20)
         good &= boot_crash()
     return 0 if good else 1
