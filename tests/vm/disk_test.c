@@ -25,76 +25,23 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-static int failures;
+#define VMM_LOG_SIZE 131072
+#include "appliance_test.h"
 
-/* The last bytes of a VM's output, for messages. */
-static const char *tail(const char *s, size_t n)
-{
-	size_t len = strlen(s);
-	return len > n ? s + len - n : s;
-}
-
-static void check(const char *name, int cond, const char *fmt, ...)
-{
-	char why[3000] = "";
-	if (!cond && fmt) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(why, sizeof(why), fmt, ap);
-		va_end(ap);
-	}
-	if (cond)
-		printf("ok %s\n", name);
-	else
-		printf("not ok %s: %s\n", name, why);
-	fflush(stdout);
-	failures += !cond;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-struct vmm {
-	const char *name;
-	pid_t pid;
-	int out;           /* the VMM's stdout and stderr: the guest console, its errors */
-	int exited, status;
-	double started;
-	size_t len, echoed;
-	char log[131072];  /* what it printed; the oldest half goes when full */
-};
-
-static struct vmm vm_a, vm_b;
+static struct vmm_run vm_a, vm_b;
 
 /* Start `kvmbox vmm` with the test guest; extra: more kernel command line;
  * disks: NULL-terminated, each the value of a --disk, or an option of its
  * own when it starts with "--". */
-static void start_vmm(struct vmm *v, const char *name, const char *extra, const char *const *disks)
+static void start_vmm(struct vmm_run *v, const char *name, const char *extra, const char *const *disks)
 {
-	int p[2];
-	memset(v, 0, sizeof(*v));
-	v->name = name;
-	v->out = -1;
-	v->pid = -1;
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return;
 	char cmdline[256];
 	snprintf(cmdline, sizeof(cmdline), "console=ttyS0 quiet %s", extra);
 	const char *argv[40] = { "kvmbox", "vmm", "--kernel", "/guest/bzImage", "--initrd", "/guest/initramfs.cpio.gz",
@@ -112,114 +59,12 @@ static void start_vmm(struct vmm *v, const char *name, const char *extra, const 
 		printf(" %s", argv[i]);
 	printf("\n");
 	fflush(stdout);
-	v->started = now();
-	v->pid = fork();
-	if (v->pid == 0) {
-		dup2(p[1], 1);
-		dup2(p[1], 2);
-		close(p[0]);
-		int null = open("/dev/null", O_RDONLY);
-		dup2(null, 0);
-		execv("/init", (char *const *)argv);
-		_exit(127);
-	}
-	close(p[1]);
-	v->out = p[0];
-}
-
-/* Copy whole new lines of the VM's output to the console as "[name] ...". */
-static void echo(struct vmm *v)
-{
-	for (;;) {
-		char *nl = memchr(v->log + v->echoed, '\n', v->len - v->echoed);
-		if (!nl)
-			return;
-		size_t n = (size_t)(nl - (v->log + v->echoed));
-		if (n && v->log[v->echoed + n - 1] == '\r')
-			n--;
-		printf("[%s] %.*s\n", v->name, (int)n, v->log + v->echoed);
-		v->echoed = (size_t)(nl - v->log) + 1;
-	}
-}
-
-/* Read what the VMM printed for up to timeout seconds (one read); 0 at EOF. */
-static int pump(struct vmm *v, double timeout)
-{
-	if (v->out < 0)
-		return 0;
-	struct pollfd pfd = { .fd = v->out, .events = POLLIN };
-	if (poll(&pfd, 1, (int)(timeout * 1000) + 1) <= 0)
-		return 1;
-	if (v->len + 4096 >= sizeof(v->log)) {
-		size_t drop = v->len / 2;
-		memmove(v->log, v->log + drop, v->len - drop);
-		v->len -= drop;
-		v->echoed = v->echoed > drop ? v->echoed - drop : 0;
-	}
-	ssize_t n = read(v->out, v->log + v->len, sizeof(v->log) - 1 - v->len);
-	if (n <= 0) {
-		close(v->out);
-		v->out = -1;
-		return 0;
-	}
-	v->len += (size_t)n;
-	v->log[v->len] = '\0';
-	echo(v);
-	fflush(stdout);
-	return 1;
-}
-
-/* Read the output until it contains what, the VMM closes it, or the timeout. */
-static int wait_output(struct vmm *v, const char *what, double timeout)
-{
-	double end = now() + timeout;
-	while (!strstr(v->log, what)) {
-		double left = end - now();
-		if (left <= 0 || !pump(v, left))
-			return strstr(v->log, what) != NULL;
-	}
-	return 1;
-}
-
-/* Wait for the VMM to exit, reading its output meanwhile (a full pipe would
- * stop it), then the rest of the output. 1 if it exited. */
-static int wait_exit(struct vmm *v, double timeout)
-{
-	double end = now() + timeout;
-	while (!v->exited && now() < end) {
-		if (waitpid(v->pid, &v->status, WNOHANG) == v->pid) {
-			v->exited = 1;
-			break;
-		}
-		if (!pump(v, 0.1))
-			usleep(50 * 1000);
-	}
-	if (v->exited)
-		while (pump(v, 5))
-			;
-	return v->exited;
-}
-
-static int exit_code(const struct vmm *v)
-{
-	if (!v->exited)
-		return -1;
-	return WIFEXITED(v->status) ? WEXITSTATUS(v->status) : 128 + WTERMSIG(v->status);
-}
-
-static void stop_vmm(struct vmm *v)
-{
-	if (v->pid > 0 && !v->exited) {
-		kill(v->pid, SIGKILL);
-		wait_exit(v, 30);
-	}
-	if (v->out >= 0)
-		close(v->out);
-	v->out = -1;
+	vmm_spawn(v, argv, -1);
+	v->tag = name; /* its lines go to the console as "[name] ..." */
 }
 
 /* The guest's result line "KVMBOX-GUEST: disk-KEY=ok ..." as check NAME. */
-static void guest_result(const struct vmm *v, const char *name, const char *key)
+static void guest_result(const struct vmm_run *v, const char *name, const char *key)
 {
 	char pat[64];
 	snprintf(pat, sizeof(pat), "KVMBOX-GUEST: disk-%s=", key);
@@ -232,12 +77,12 @@ static void guest_result(const struct vmm *v, const char *name, const char *key)
 		int n = (int)strcspn(p, "\r\n");
 		check(name, 0, "guest said: %.*s", n, p);
 	} else {
-		check(name, 0, "no '%s' line; %s output:\n%s", pat, v->name, tail(v->log, 2000));
+		check(name, 0, "no '%s' line; %s output:\n%s", pat, v->tag, vmm_tail(v, 2000));
 	}
 }
 
 /* The value after "KVMBOX-GUEST: disk-KEY=" up to the end of the word. */
-static const char *guest_value(const struct vmm *v, const char *key, char *out, size_t size)
+static const char *guest_value(const struct vmm_run *v, const char *key, char *out, size_t size)
 {
 	char pat[64];
 	snprintf(pat, sizeof(pat), "KVMBOX-GUEST: disk-%s=", key);
@@ -250,17 +95,17 @@ static const char *guest_value(const struct vmm *v, const char *key, char *out, 
 }
 
 /* Run a guest_disk VM to its end; checks it powered off with status 0. */
-static void run_guest(struct vmm *v, const char *check_name, const char *mode, const char *const *disks, double timeout)
+static void run_guest(struct vmm_run *v, const char *check_name, const char *mode, const char *const *disks, double timeout)
 {
 	char extra[128];
 	snprintf(extra, sizeof(extra), "kvmbox.exec=/bin/guest_disk kvmbox.disk=%s", mode);
 	start_vmm(v, check_name + 4, extra, disks);
-	int exited = wait_exit(v, timeout);
+	int exited = vmm_wait_exit(v, timeout);
 	double took = now() - v->started;
-	printf("disk_test: %s ended after %.1f s (status %d)\n", v->name, took, exit_code(v));
-	check(check_name, exited && exit_code(v) == 0 && strstr(v->log, "KVMBOX-GUEST: exec-status=0"),
-	      "exited=%d status %d after %.1f s; output:\n%s", exited, exit_code(v), took, tail(v->log, 2500));
-	stop_vmm(v);
+	printf("disk_test: %s ended after %.1f s (status %d)\n", v->tag, took, vmm_exit_code(v));
+	check(check_name, exited && vmm_exit_code(v) == 0 && strstr(v->log, "KVMBOX-GUEST: exec-status=0"),
+	      "exited=%d status %d after %.1f s; output:\n%s", exited, vmm_exit_code(v), took, vmm_tail(v, 2500));
+	vmm_stop(v);
 }
 
 static int make_image(const char *path, off_t size)
@@ -306,7 +151,7 @@ static void test_info(void)
 		return;
 	}
 	const char *disks[] = { "/tmp/info.img,serial=KVMBOX-T1,block-size=4096", NULL };
-	struct vmm *v = &vm_a;
+	struct vmm_run *v = &vm_a;
 	run_guest(v, "blk-info-vm", "info", disks, 300);
 	char val[128];
 	check("blk-serial", !strcmp(guest_value(v, "serial", val, sizeof(val)), "KVMBOX-T1"), "serial is '%s'", val);
@@ -320,7 +165,7 @@ static void test_info(void)
 	guest_result(v, "blk-discard-ioctl", "discard-ioctl");
 	guest_result(v, "hvc-guest-write", "hvc-write");
 	check("hvc-output", strstr(v->log, "KVMBOX-HVC: hello via hvc0") != NULL,
-	      "the hvc0 line is not in the VMM's output:\n%s", tail(v->log, 2000));
+	      "the hvc0 line is not in the VMM's output:\n%s", vmm_tail(v, 2000));
 	guest_result(v, "hwrng-read", "hwrng");
 	const char *hex = strstr(v->log, "hex=");
 	int nonzero = 0;
@@ -364,42 +209,42 @@ static void test_lock(void)
 	const char *rw[] = { img, NULL };
 	const char *ro[] = { "/tmp/lock.img,readonly", NULL };
 	start_vmm(&vm_a, "lock-a", "kvmbox.test=wait", rw);
-	int up = wait_output(&vm_a, "KVMBOX-GUEST: waiting", 180);
+	int up = vmm_wait_output(&vm_a, "KVMBOX-GUEST: waiting", 180);
 	check("blk-lock-holder-up", up, "exited=%d; lock-a output:\n%s", waitpid(vm_a.pid, NULL, WNOHANG) == vm_a.pid,
-	      tail(vm_a.log, 2000));
+	      vmm_tail(&vm_a, 2000));
 	if (!up) {
-		stop_vmm(&vm_a);
+		vmm_stop(&vm_a);
 		return;
 	}
 
 	start_vmm(&vm_b, "lock-b", "", rw);
-	int exited = wait_exit(&vm_b, 60);
+	int exited = vmm_wait_exit(&vm_b, 60);
 	check("blk-lock-second-writer-refused",
-	      exited && exit_code(&vm_b) == 1 && strstr(vm_b.log, "is in use by another VM") &&
+	      exited && vmm_exit_code(&vm_b) == 1 && strstr(vm_b.log, "is in use by another VM") &&
 		      !strstr(vm_b.log, "KVMBOX-GUEST: init"),
-	      "exited=%d status %d; lock-b output:\n%s", exited, exit_code(&vm_b), tail(vm_b.log, 2000));
-	stop_vmm(&vm_b);
+	      "exited=%d status %d; lock-b output:\n%s", exited, vmm_exit_code(&vm_b), vmm_tail(&vm_b, 2000));
+	vmm_stop(&vm_b);
 
 	start_vmm(&vm_b, "lock-b-ro", "", ro);
-	exited = wait_exit(&vm_b, 60);
+	exited = vmm_wait_exit(&vm_b, 60);
 	check("blk-lock-reader-refused-while-written",
-	      exited && exit_code(&vm_b) == 1 && strstr(vm_b.log, "is in use by another VM") &&
+	      exited && vmm_exit_code(&vm_b) == 1 && strstr(vm_b.log, "is in use by another VM") &&
 		      !strstr(vm_b.log, "KVMBOX-GUEST: init"),
-	      "exited=%d status %d; lock-b-ro output:\n%s", exited, exit_code(&vm_b), tail(vm_b.log, 2000));
-	stop_vmm(&vm_b);
+	      "exited=%d status %d; lock-b-ro output:\n%s", exited, vmm_exit_code(&vm_b), vmm_tail(&vm_b, 2000));
+	vmm_stop(&vm_b);
 
 	/* The holder is still fine, and stops in order. */
 	kill(vm_a.pid, SIGTERM);
-	exited = wait_exit(&vm_a, 60);
-	check("blk-lock-holder-stops", exited && exit_code(&vm_a) == 0, "exited=%d status %d; lock-a output:\n%s", exited,
-	      exit_code(&vm_a), tail(vm_a.log, 2000));
-	stop_vmm(&vm_a);
+	exited = vmm_wait_exit(&vm_a, 60);
+	check("blk-lock-holder-stops", exited && vmm_exit_code(&vm_a) == 0, "exited=%d status %d; lock-a output:\n%s", exited,
+	      vmm_exit_code(&vm_a), vmm_tail(&vm_a, 2000));
+	vmm_stop(&vm_a);
 
 	start_vmm(&vm_b, "lock-b-again", "", rw);
-	exited = wait_exit(&vm_b, 180);
-	check("blk-lock-released", exited && exit_code(&vm_b) == 0 && strstr(vm_b.log, "KVMBOX-GUEST: done"),
-	      "exited=%d status %d; lock-b-again output:\n%s", exited, exit_code(&vm_b), tail(vm_b.log, 2000));
-	stop_vmm(&vm_b);
+	exited = vmm_wait_exit(&vm_b, 180);
+	check("blk-lock-released", exited && vmm_exit_code(&vm_b) == 0 && strstr(vm_b.log, "KVMBOX-GUEST: done"),
+	      "exited=%d status %d; lock-b-again output:\n%s", exited, vmm_exit_code(&vm_b), vmm_tail(&vm_b, 2000));
+	vmm_stop(&vm_b);
 	unlink(img);
 }
 
@@ -409,17 +254,17 @@ static void test_no_hvc(void)
 {
 	const char *args[] = { "--no-hvc", NULL };
 	start_vmm(&vm_a, "no-hvc", "", args);
-	int exited = wait_exit(&vm_a, 180);
+	int exited = vmm_wait_exit(&vm_a, 180);
 	const char *pci = strstr(vm_a.log, "KVMBOX-GUEST: pci=");
 	int n = pci ? (int)strcspn(pci, "\r\n") : 0;
 	char line[256];
 	snprintf(line, sizeof(line), "%.*s,", n, pci ? pci : "");
 	check("hvc-off-with-no-hvc",
-	      exited && exit_code(&vm_a) == 0 && pci && strstr(line, "1af4:1044,") && !strstr(line, "1af4:1043,") &&
+	      exited && vmm_exit_code(&vm_a) == 0 && pci && strstr(line, "1af4:1044,") && !strstr(line, "1af4:1043,") &&
 		      !strstr(line, "1af4:1042,"),
-	      "exited=%d status %d, %s; no-hvc output:\n%s", exited, exit_code(&vm_a), pci ? line : "no pci line",
-	      tail(vm_a.log, 2000));
-	stop_vmm(&vm_a);
+	      "exited=%d status %d, %s; no-hvc output:\n%s", exited, vmm_exit_code(&vm_a), pci ? line : "no pci line",
+	      vmm_tail(&vm_a, 2000));
+	vmm_stop(&vm_a);
 }
 
 static void write_file(const char *path, const char *s)
@@ -459,19 +304,19 @@ static void boot_crash(void)
 	check("blk-crash-hold-vdb", hold >= 0, "/dev/vdb: %s", strerror(errno));
 
 	const char *disks[] = { "/dev/vda,readonly", "/dev/vdb", NULL };
-	struct vmm *v = &vm_a;
+	struct vmm_run *v = &vm_a;
 	start_vmm(v, "crash", "kvmbox.exec=/bin/guest_disk kvmbox.disk=crash", disks);
 	long last = -1;
 	double end = now() + 600;
-	while (last < 32 && now() < end && pump(v, 1))
+	while (last < 32 && now() < end && vmm_pump(v, 1))
 		last = last_flushed(v->log);
 	double took = now() - v->started;
 	kill(v->pid, SIGKILL);
 	waitpid(v->pid, &v->status, 0);
 	check("blk-crash-flushed-32", last >= 32, "last flushed record %ld after %.1f s; crash output:\n%s", last, took,
-	      tail(v->log, 2500));
+	      vmm_tail(v, 2500));
 	check("blk-crash-no-guest-error", !strstr(v->log, "=FAIL"),
-	      "crash output:\n%s", tail(v->log, 2500));
+	      "crash output:\n%s", vmm_tail(v, 2500));
 	printf("disk_test: crash VMM killed after %.1f s\n", took);
 	printf("crash-flushed %ld\n", last);
 	fflush(stdout);
@@ -482,17 +327,7 @@ static void boot_crash(void)
 
 int main(void)
 {
-	mkdir("/proc", 0555);
-	mount("proc", "/proc", "proc", 0, "");
-	mount("sysfs", "/sys", "sysfs", 0, "");
-	mount("devtmpfs", "/dev", "devtmpfs", 0, "");
-	mount("tmpfs", "/tmp", "tmpfs", 0, "");
-	int con = open("/dev/console", O_RDWR);
-	if (con >= 0) {
-		dup2(con, 1);
-		dup2(con, 2);
-	}
-	signal(SIGPIPE, SIG_IGN);
+	appliance_start();
 	char cmdline[2048] = "";
 	int fd = open("/proc/cmdline", O_RDONLY);
 	if (fd >= 0) {
@@ -519,9 +354,8 @@ int main(void)
 	} else {
 		check("blk-disktest-mode", 0, "kvmbox.disktest= is '%s' (write, read, crash)", mode);
 	}
-	sync();
-	printf("disk_test: finished, %d failed (%.1f s)\n", failures, now() - t0);
-	fflush(stdout);
-	reboot(RB_POWER_OFF);
+	char took[32];
+	snprintf(took, sizeof(took), " (%.1f s)", now() - t0);
+	appliance_finish("disk_test", took);
 	return 0;
 }

@@ -41,28 +41,14 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "guest_util.h"
+
 #define PATTERN_SEED 0x9E3779B97F4A7C15ull
 #define PATTERN_BYTES (64u << 20)
 #define CHUNK (1u << 20)
 #define RECORD 4096u
 
 static int failed;
-
-static void say(const char *fmt, ...)
-{
-	char line[1024];
-	int n = snprintf(line, sizeof(line), "KVMBOX-GUEST: ");
-	va_list ap;
-	va_start(ap, fmt);
-	n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	va_end(ap);
-	if (n > (int)sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
-	line[n++] = '\n';
-	/* One write per line: the console is shared with the kernel. */
-	if (write(1, line, (size_t)n) < 0)
-		return;
-}
 
 static void result(const char *name, int good, const char *fmt, ...)
 {
@@ -93,18 +79,13 @@ static void fill(unsigned char *buf, size_t n, uint64_t *x)
 	}
 }
 
-static int read_file(const char *path, char *buf, size_t size)
+/* The first line of path, or "(why)" when it cannot be read. */
+static void read_line(const char *path, char *buf, size_t size)
 {
-	int fd = open(path, O_RDONLY);
-	if (fd < 0) {
+	errno = 0;
+	if (read_file(path, buf, size) < 0 && errno)
 		snprintf(buf, size, "(%s)", strerror(errno));
-		return -1;
-	}
-	ssize_t n = read(fd, buf, size - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';
-	return n > 0 ? (int)n : -1;
 }
 
 static void *aligned(size_t n)
@@ -175,7 +156,7 @@ static void do_write(void)
 static void do_read(void)
 {
 	char s[64];
-	read_file("/sys/block/vda/ro", s, sizeof(s));
+	read_line("/sys/block/vda/ro", s, sizeof(s));
 	result("ro-sysfs", !strcmp(s, "1"), "ro=%s", s);
 	mkdir("/mnt", 0755);
 	int r = mount("/dev/vda", "/mnt", "ext4", MS_RDONLY, "");
@@ -319,15 +300,15 @@ static void zeroout_discard(void)
 static void do_info(void)
 {
 	char s[128];
-	read_file("/sys/block/vda/serial", s, sizeof(s));
+	read_line("/sys/block/vda/serial", s, sizeof(s));
 	say("disk-serial=%s", s);
-	read_file("/sys/block/vda/queue/logical_block_size", s, sizeof(s));
+	read_line("/sys/block/vda/queue/logical_block_size", s, sizeof(s));
 	say("disk-lbs=%s", s);
-	read_file("/sys/block/vda/queue/discard_max_bytes", s, sizeof(s));
+	read_line("/sys/block/vda/queue/discard_max_bytes", s, sizeof(s));
 	say("disk-discard=%d (discard_max_bytes=%s)", atoll(s) > 0, s);
-	read_file("/sys/block/vda/size", s, sizeof(s));
+	read_line("/sys/block/vda/size", s, sizeof(s));
 	say("disk-sectors=%s", s);
-	read_file("/sys/block/vda/ro", s, sizeof(s));
+	read_line("/sys/block/vda/ro", s, sizeof(s));
 	say("disk-ro=%s", s);
 	zeroout_discard();
 
@@ -373,7 +354,7 @@ int main(void)
 	mkdir("/sys", 0555);
 	mount("sysfs", "/sys", "sysfs", 0, ""); /* EBUSY when /init has mounted it */
 	char cmdline[4096] = "";
-	read_file("/proc/cmdline", cmdline, sizeof(cmdline));
+	read_line("/proc/cmdline", cmdline, sizeof(cmdline));
 	const char *m = strstr(cmdline, "kvmbox.disk=");
 	char mode[32] = "";
 	if (m)

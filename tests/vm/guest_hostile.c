@@ -26,16 +26,18 @@
 #include <fcntl.h>
 #include <linux/virtio_pci.h>
 #include <linux/virtio_ring.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
+
+#define GUEST_SAY_PREFIX "KVMBOX-GUEST: hostile "
+#define GUEST_SAY_DRAIN /* each line on the wire before anything else happens */
+#include "guest_util.h"
 
 /* kvmbox's BAR 0 layout (drivers/virtio/virtio_pci.h). */
 #define BAR_SIZE 0x8000
@@ -61,24 +63,6 @@
 #define CANARY 0xa5
 #define WAIT_S 5.0            /* how long the device gets to react */
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-	char line[512];
-	int n = snprintf(line, sizeof(line), "KVMBOX-GUEST: hostile ");
-	va_list ap;
-	va_start(ap, fmt);
-	n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	va_end(ap);
-	if (n > (int)sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
-	line[n++] = '\n';
-	if (write(1, line, (size_t)n) < 0)
-		return;
-	/* On the wire before anything else happens. */
-	tcdrain(1);
-}
-
 static double now(void)
 {
 	struct timespec ts;
@@ -99,13 +83,8 @@ static int write_str(const char *path, const char *s)
 
 static unsigned read_hex(const char *path)
 {
-	char buf[32] = "";
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
+	char buf[32];
+	read_file(path, buf, sizeof(buf));
 	return (unsigned)strtoul(buf, NULL, 16);
 }
 

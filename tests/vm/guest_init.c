@@ -31,29 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int read_file(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, size - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return n > 0 ? (int)n : -1;
-}
-
-static void say(const char *fmt, const char *arg)
-{
-	char line[4400];
-	int n = snprintf(line, sizeof(line), "KVMBOX-GUEST: ");
-	n += snprintf(line + n, sizeof(line) - (size_t)n, fmt, arg);
-	if (n > (int)sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
-	line[n++] = '\n';
-	/* One write per line: the console is shared with the kernel. */
-	if (write(1, line, (size_t)n) < 0)
-		return;
-}
+#include "guest_util.h"
 
 /* "vendor:device,..." of /sys/bus/pci/devices/ (mounts sysfs first). */
 static void pci_ids(char *out, size_t size)

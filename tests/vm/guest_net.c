@@ -17,12 +17,10 @@
  * and exits 0 when all went well. The byte patterns match net_test.c's. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,26 +31,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#define GUEST_SAY_PREFIX "GUEST-NET: "
+#include "guest_util.h"
+
 #define PORT 5000
 #define SEED_UP 0x75706c64u   /* guest to appliance */
 #define SEED_DOWN 0x646f776eu /* appliance to guest */
 
 static char cmdline[4096];
-
-static void say(const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = snprintf(line, sizeof(line), "GUEST-NET: ");
-	n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-	va_end(ap);
-	if (n > (int)sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
-	line[n++] = '\n';
-	if (write(1, line, (size_t)n) < 0) /* one write: the console is shared with the kernel */
-		return;
-}
 
 static const char *param(const char *key, char *out, size_t size)
 {
@@ -169,28 +155,16 @@ static int transfer(int fd, size_t bytes)
 int main(void)
 {
 	char ip[32], peer[32], num[32], mac[64] = "";
-	int fd = open("/proc/cmdline", O_RDONLY);
-	ssize_t n = fd >= 0 ? read(fd, cmdline, sizeof(cmdline) - 1) : -1;
-	cmdline[n > 0 ? n : 0] = '\0';
-	if (fd >= 0)
-		close(fd);
+	read_file("/proc/cmdline", cmdline, sizeof(cmdline));
 	mkdir("/sys", 0555);
-	if ((fd = open("/sys/class/net/eth0/address", O_RDONLY)) >= 0) {
-		n = read(fd, mac, sizeof(mac) - 1);
-		mac[n > 0 ? n : 0] = '\0';
-		mac[strcspn(mac, "\n")] = '\0';
-		close(fd);
-	}
+	read_file("/sys/class/net/eth0/address", mac, sizeof(mac));
+	mac[strcspn(mac, "\n")] = '\0';
 	say("mac=%s", mac[0] ? mac : "none");
 	if (!mac[0])
 		return 1;
 	char features[80] = "";
-	if ((fd = open("/sys/class/net/eth0/device/features", O_RDONLY)) >= 0) {
-		n = read(fd, features, sizeof(features) - 1);
-		features[n > 0 ? n : 0] = '\0';
-		features[strcspn(features, "\n")] = '\0';
-		close(fd);
-	}
+	read_file("/sys/class/net/eth0/device/features", features, sizeof(features));
+	features[strcspn(features, "\n")] = '\0';
 	say("features=%s", features);
 	int s = socket(AF_INET, SOCK_DGRAM, 0);
 	if (s < 0)

@@ -13,55 +13,23 @@
  * "ok NAME" / "not ok NAME: why", then powers off.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/reboot.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
+
+#define VMM_LOG_SIZE (1 << 20)
+#include "appliance_test.h"
 
 #define DISK "/tmp/h.img"
 #define DISK_SIZE (8 << 20)
 #define RUN_TIMEOUT_S 90
 
-static int failures;
-
-static void check(const char *name, int cond, const char *fmt, ...)
-{
-	char why[2048] = "";
-	if (!cond && fmt) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(why, sizeof(why), fmt, ap);
-		va_end(ap);
-	}
-	if (cond)
-		printf("ok %s\n", name);
-	else
-		printf("not ok %s: %s\n", name, why);
-	fflush(stdout);
-	failures += !cond;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* Everything the VMM printed (guest console and its own log), and how it
- * ended. */
-static char out[1 << 20];
-static size_t out_len;
+/* The VMM, with everything it printed (guest console and its own log); the
+ * end stays when that is more than the log holds: the last scenarios and
+ * the exit. */
+static struct vmm_run vm;
 
 struct run {
 	bool exited;     /* by itself, within the timeout */
@@ -71,65 +39,19 @@ struct run {
 
 static void run_vmm(struct run *r)
 {
-	int p[2];
+	static const char *const argv[] = { "kvmbox", "vmm", "--kernel", "/guest/bzImage", "--initrd",
+					    "/guest/initramfs.cpio.gz", "--cmdline",
+					    "console=ttyS0 quiet kvmbox.exec=/bin/guest_hostile", "--mem", "128M", "--cpus",
+					    "1", "--disk", DISK, "--serial", "stdio", NULL };
 	memset(r, 0, sizeof(*r));
-	if (pipe(p) < 0)
-		return;
-	double t0 = now();
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(p[1], 1);
-		dup2(p[1], 2);
-		close(p[0]);
-		close(p[1]);
-		int null = open("/dev/null", O_RDONLY);
-		dup2(null, 0);
-		execl("/init", "kvmbox", "vmm", "--kernel", "/guest/bzImage", "--initrd", "/guest/initramfs.cpio.gz",
-		      "--cmdline", "console=ttyS0 quiet kvmbox.exec=/bin/guest_hostile", "--mem", "128M", "--cpus", "1",
-		      "--disk", DISK, "--serial", "stdio", (char *)NULL);
-		_exit(127);
-	}
-	close(p[1]);
-	if (pid < 0) {
-		close(p[0]);
-		return;
-	}
+	vmm_spawn(&vm, argv, -1);
 	/* Read until the VMM closes its end (it exited) or the timeout. */
-	double end = t0 + RUN_TIMEOUT_S;
-	for (;;) {
-		double left = end - now();
-		if (left <= 0)
-			break;
-		struct pollfd pfd = { .fd = p[0], .events = POLLIN };
-		if (poll(&pfd, 1, (int)(left * 1000) + 1) <= 0)
-			continue;
-		if (out_len + 1 >= sizeof(out)) {
-			/* Keep the end, where the last scenarios and the exit are. */
-			memmove(out, out + sizeof(out) / 2, out_len - sizeof(out) / 2);
-			out_len -= sizeof(out) / 2;
-		}
-		ssize_t n = read(p[0], out + out_len, sizeof(out) - 1 - out_len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		out_len += (size_t)n;
-	}
-	out[out_len] = '\0';
-	close(p[0]);
+	vmm_wait_output(&vm, NULL, RUN_TIMEOUT_S);
 	/* A VMM that closed its output may still be exiting. */
-	while (now() < end + 10) {
-		if (waitpid(pid, &r->status, WNOHANG) == pid) {
-			r->exited = true;
-			break;
-		}
-		usleep(50 * 1000);
-	}
-	r->seconds = now() - t0;
-	if (!r->exited) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
+	r->exited = vmm_wait_exit(&vm, vm.started + RUN_TIMEOUT_S + 10 - now());
+	r->status = r->exited ? vm.status : 0;
+	r->seconds = now() - vm.started;
+	vmm_stop(&vm);
 }
 
 /* The text of line at p, with no newline, into buf. */
@@ -153,7 +75,7 @@ static const char *scenario_line(const char *name)
 {
 	char pat[96];
 	snprintf(pat, sizeof(pat), "KVMBOX-GUEST: hostile %s ", name);
-	return strstr(out, pat);
+	return strstr(vm.log, pat);
 }
 
 /* Does the line [p, end of line) contain s? */
@@ -229,7 +151,7 @@ static const char *check_scenario(const struct scenario *s, const char *from)
 	unsigned lines = 0;
 	bool named = false;
 	char seen[1024] = "";
-	for (const char *p = from ? from : out; p && p < at; p = next_line(p)) {
+	for (const char *p = from ? from : vm.log; p && p < at; p = next_line(p)) {
 		if (!is_broken_line(p))
 			continue;
 		lines++;
@@ -255,7 +177,7 @@ static const char *crash_sign(void)
 		"epoll_wait",
 	};
 	for (unsigned i = 0; i < sizeof(signs) / sizeof(signs[0]); i++)
-		if (strstr(out, signs[i]))
+		if (strstr(vm.log, signs[i]))
 			return signs[i];
 	return NULL;
 }
@@ -274,8 +196,8 @@ static void test_hostile(void)
 	fflush(stdout);
 
 	char buf[1024];
-	const char *start = strstr(out, "KVMBOX-GUEST: hostile start");
-	const char *setup = strstr(out, "KVMBOX-GUEST: hostile setup");
+	const char *start = strstr(vm.log, "KVMBOX-GUEST: hostile start");
+	const char *setup = strstr(vm.log, "KVMBOX-GUEST: hostile setup");
 	check("hostile-guest-setup", start && !setup, "the guest said: %s",
 	      setup ? line_of(setup, buf, sizeof(buf)) : "no 'hostile start' line");
 
@@ -299,16 +221,16 @@ static void test_hostile(void)
 					  field(gblk, "changed") == 1,
 	      "the guest read: %s", gblk ? line_of(gblk, buf, sizeof(buf)) : "no 'hostile good-blk' line");
 	unsigned extra = 0;
-	for (const char *p = from; p && p < out + out_len; p = next_line(p))
+	for (const char *p = from; p && p < vm.log + vm.len; p = next_line(p))
 		extra += is_broken_line(p);
 	check("hostile-good-not-broken", from && extra == 0, "%u \"needs a reset\" line(s) after the last hostile scenario",
 	      extra);
 
-	check("hostile-guest-finished", strstr(out, "KVMBOX-GUEST: hostile end") &&
-						strstr(out, "KVMBOX-GUEST: exec-status=0") && strstr(out, "KVMBOX-GUEST: done"),
+	check("hostile-guest-finished", strstr(vm.log, "KVMBOX-GUEST: hostile end") &&
+						strstr(vm.log, "KVMBOX-GUEST: exec-status=0") && strstr(vm.log, "KVMBOX-GUEST: done"),
 	      "no 'hostile end', 'exec-status=0' and 'done' lines");
 	check("hostile-vmm-exit-0", r.exited && WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 &&
-					    strstr(out, "the guest powered off"),
+					    strstr(vm.log, "the guest powered off"),
 	      "the VMM %s (wait status 0x%x) after %.1f s", r.exited ? "ended" : "still ran, so hung,", r.status,
 	      r.seconds);
 	const char *sign = crash_sign();
@@ -317,7 +239,7 @@ static void test_hostile(void)
 
 	/* The whole output, for whoever reads the serial log. */
 	printf("hostile_test: the VMM's output follows\n");
-	for (const char *p = out; p && *p; p = next_line(p))
+	for (const char *p = vm.log; p && *p; p = next_line(p))
 		printf("| %s\n", line_of(p, buf, sizeof(buf)));
 	printf("hostile_test: end of the VMM's output\n");
 	fflush(stdout);
@@ -325,23 +247,10 @@ static void test_hostile(void)
 
 int main(void)
 {
-	mkdir("/proc", 0555);
-	mount("proc", "/proc", "proc", 0, "");
-	mount("sysfs", "/sys", "sysfs", 0, "");
-	mount("devtmpfs", "/dev", "devtmpfs", 0, "");
-	mount("tmpfs", "/tmp", "tmpfs", 0, "");
-	int con = open("/dev/console", O_RDWR);
-	if (con >= 0) {
-		dup2(con, 1);
-		dup2(con, 2);
-	}
-	signal(SIGPIPE, SIG_IGN);
+	appliance_start();
 	printf("hostile_test: start\n");
 	fflush(stdout);
 	test_hostile();
-	printf("hostile_test: finished, %d failed\n", failures);
-	fflush(stdout);
-	sync();
-	reboot(RB_POWER_OFF);
+	appliance_finish("hostile_test", NULL);
 	return 0;
 }

@@ -14,28 +14,21 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/if_packet.h>
 #include <linux/sockios.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mount.h>
-#include <sys/reboot.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "appliance_test.h"
 
 #define BRIDGE "kvbr0"
 #define HOST_IP "10.0.3.1"
@@ -43,32 +36,6 @@
 #define PORT 5000
 #define SEED_UP 0x75706c64u   /* as in guest_net.c */
 #define SEED_DOWN 0x646f776eu
-
-static int failures;
-
-static void check(const char *name, int cond, const char *fmt, ...)
-{
-	char why[1200] = "";
-	if (!cond && fmt) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(why, sizeof(why), fmt, ap);
-		va_end(ap);
-	}
-	if (cond)
-		printf("ok %s\n", name);
-	else
-		printf("not ok %s: %s\n", name, why);
-	fflush(stdout);
-	failures += !cond;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void pattern(uint8_t *buf, size_t len, uint64_t off, uint32_t seed)
 {
@@ -266,78 +233,16 @@ static int listen_tcp(void)
 
 /* --- the VMM --- */
 
-struct vmm {
-	pid_t pid;
-	int out;
-	char log[65536];
-	size_t len;
-};
-
-static void start_vmm(struct vmm *v, const char *net, const char *cmdline, const char *cpus)
+static void start_vmm(struct vmm_run *v, const char *net, const char *cmdline, const char *cpus)
 {
-	int p[2];
-	v->len = 0;
-	v->log[0] = '\0';
-	v->out = -1;
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		v->pid = -1;
-		return;
-	}
-	v->pid = fork();
-	if (v->pid == 0) {
-		dup2(p[1], 1);
-		dup2(p[1], 2);
-		int null = open("/dev/null", O_RDONLY);
-		dup2(null, 0);
-		execl("/init", "kvmbox", "vmm", "--kernel", "/guest/bzImage", "--initrd", "/guest/initramfs.cpio.gz",
-		      "--cmdline", cmdline, "--mem", "256M", "--cpus", cpus, "--net", net, "--serial", "stdio",
-		      (char *)NULL);
-		_exit(127);
-	}
-	close(p[1]);
-	v->out = p[0];
-}
-
-/* Read the VMM's output until it has what (NULL: until it closes), or the timeout. */
-static int wait_output(struct vmm *v, const char *what, double timeout)
-{
-	double end = now() + timeout;
-	while (!what || !strstr(v->log, what)) {
-		double left = end - now();
-		if (left <= 0)
-			return 0;
-		struct pollfd pfd = { .fd = v->out, .events = POLLIN };
-		if (poll(&pfd, 1, (int)(left * 1000) + 1) <= 0)
-			continue;
-		if (v->len + 1 >= sizeof(v->log)) {
-			/* Keep the second half: the recent output. */
-			memmove(v->log, v->log + sizeof(v->log) / 2, sizeof(v->log) / 2);
-			v->len -= sizeof(v->log) / 2;
-		}
-		ssize_t n = read(v->out, v->log + v->len, sizeof(v->log) - 1 - v->len);
-		if (n <= 0)
-			return what == NULL;
-		v->len += (size_t)n;
-		v->log[v->len] = '\0';
-	}
-	return 1;
-}
-
-static int wait_exit(pid_t pid, double timeout, int *status)
-{
-	double end = now() + timeout;
-	while (now() < end) {
-		if (waitpid(pid, status, WNOHANG) == pid)
-			return 1;
-		usleep(50 * 1000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, status, 0);
-	return 0;
+	const char *argv[] = { "kvmbox", "vmm", "--kernel", "/guest/bzImage", "--initrd", "/guest/initramfs.cpio.gz",
+			       "--cmdline", cmdline, "--mem", "256M", "--cpus", cpus, "--net", net, "--serial", "stdio",
+			       NULL };
+	vmm_spawn(v, argv, -1);
 }
 
 /* The value after "GUEST-NET: key=" in the log, or "". */
-static const char *guest_value(const struct vmm *v, const char *key, char *out, size_t size)
+static const char *guest_value(const struct vmm_run *v, const char *key, char *out, size_t size)
 {
 	char pat[64];
 	snprintf(pat, sizeof(pat), "GUEST-NET: %s=", key);
@@ -346,11 +251,6 @@ static const char *guest_value(const struct vmm *v, const char *key, char *out, 
 	if (p)
 		snprintf(out, size, "%.*s", (int)strcspn(p + strlen(pat), "\r\n"), p + strlen(pat));
 	return out;
-}
-
-static const char *tail(const struct vmm *v)
-{
-	return v->len > 1500 ? v->log + v->len - 1500 : v->log;
 }
 
 /* One VM: boot, transfer bytes each way, power off. */
@@ -370,12 +270,12 @@ static void run_vm(const char *tag, const char *net, const char *cpus, const cha
 		 "console=ttyS0 quiet kvmbox.exec=/bin/guest_net kvmbox.net.ip=%s kvmbox.net.peer=%s "
 		 "kvmbox.net.bytes=%zu %s",
 		 GUEST_IP, HOST_IP, bytes, extra);
-	struct vmm v;
+	struct vmm_run v;
 	double t0 = now();
 	start_vmm(&v, net, cmdline, cpus);
 	double idle_cpu = -1;
 	long flooded = 0;
-	if (idle_test && wait_output(&v, "GUEST-NET: idle", 500)) {
+	if (idle_test && vmm_wait_output(&v, "GUEST-NET: idle", 500)) {
 		/* The guest posts no more receive buffers: once its ring is full
 		 * the VMM must stop reading the tap, not spin on it. */
 		const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
@@ -384,9 +284,11 @@ static void run_vm(const char *tag, const char *net, const char *cpus, const cha
 		flooded += flood(mac, 3);
 		idle_cpu = (cpu_seconds(v.pid) - c0) / (now() - t1);
 	}
-	wait_output(&v, "KVMBOX-GUEST: exec-status=", 500);
-	wait_output(&v, "KVMBOX-GUEST: done", 30);
-	int status = 0, exited = wait_exit(v.pid, 60, &status);
+	vmm_wait_output(&v, "KVMBOX-GUEST: exec-status=", 500);
+	vmm_wait_output(&v, "KVMBOX-GUEST: done", 30);
+	int exited = vmm_wait_exit(&v, 60);
+	vmm_stop(&v); /* killed if it still ran */
+	int status = v.status;
 	double took = now() - t0;
 	/* Wake the server wherever it waits: the guest is gone. */
 	shutdown(lfd, SHUT_RDWR);
@@ -397,12 +299,11 @@ static void run_vm(const char *tag, const char *net, const char *cpus, const cha
 	if (sv.cfd >= 0)
 		close(sv.cfd);
 	close(lfd);
-	wait_output(&v, NULL, 2);
 
 	snprintf(name, sizeof(name), "%s-nic-mac", tag);
 	guest_value(&v, "mac", val, sizeof(val));
 	check(name, want_mac && !strncmp(val, want_mac, strlen(want_mac)), "guest eth0 mac '%s', want '%s'; output:\n%s",
-	      val, want_mac, tail(&v));
+	      val, want_mac, vmm_tail(&v, 1500));
 	snprintf(name, sizeof(name), "%s-offloads", tag);
 	guest_value(&v, "features", val, sizeof(val));
 	/* CSUM, GUEST_CSUM, GUEST_TSO4, HOST_TSO4, MRG_RXBUF, STATUS, and VERSION_1 */
@@ -430,7 +331,7 @@ static void run_vm(const char *tag, const char *net, const char *cpus, const cha
 	snprintf(name, sizeof(name), "%s-appliance-to-guest", tag);
 	snprintf(val, sizeof(val), "GUEST-NET: received %zu ok", bytes);
 	check(name, !sv.down_err[0] && strstr(v.log, val), "%s; output:\n%s", sv.down_err[0] ? sv.down_err : "",
-	      tail(&v));
+	      vmm_tail(&v, 1500));
 	snprintf(name, sizeof(name), "%s-vmm-exit", tag);
 	check(name, exited && WIFEXITED(status) && WEXITSTATUS(status) == 0, "exited=%d status=0x%x", exited, status);
 	snprintf(name, sizeof(name), "%s-tap-gone", tag);
@@ -441,16 +342,17 @@ static void run_vm(const char *tag, const char *net, const char *cpus, const cha
 		printf("# %s: vmm: %.*s\n", tag, (int)strcspn(info, "\r\n"), info);
 	printf("# %s: %zu bytes each way: guest->appliance %.1f MB/s, appliance->guest %.1f MB/s; VM run %.1f s\n",
 	       tag, bytes, sv.t_up > 0 ? bytes / sv.t_up / 1e6 : 0, sv.t_down > 0 ? bytes / sv.t_down / 1e6 : 0, took);
-	close(v.out);
 }
 
 /* A bad --net: the VMM must stop at once with exit status 1 and say why. */
 static void test_bad_bridge(const char *name, const char *net, const char *want)
 {
-	struct vmm v;
+	struct vmm_run v;
 	start_vmm(&v, net, "console=ttyS0 quiet", "1");
-	wait_output(&v, NULL, 60);
-	int status = 0, exited = wait_exit(v.pid, 30, &status);
+	vmm_wait_output(&v, NULL, 60);
+	int exited = vmm_wait_exit(&v, 30);
+	vmm_stop(&v); /* killed if it still ran */
+	int status = v.status;
 	const char *line = strstr(v.log, want);
 	if (line) {
 		while (line > v.log && line[-1] != '\n')
@@ -458,23 +360,12 @@ static void test_bad_bridge(const char *name, const char *net, const char *want)
 		printf("# %s: vmm: %.*s\n", name, (int)strcspn(line, "\r\n"), line);
 	}
 	check(name, exited && WIFEXITED(status) && WEXITSTATUS(status) == 1 && line, "exited=%d status=0x%x output:\n%s",
-	      exited, status, tail(&v));
-	close(v.out);
+	      exited, status, vmm_tail(&v, 1500));
 }
 
 int main(void)
 {
-	mkdir("/proc", 0555);
-	mount("proc", "/proc", "proc", 0, "");
-	mount("sysfs", "/sys", "sysfs", 0, "");
-	mount("devtmpfs", "/dev", "devtmpfs", 0, "");
-	mount("tmpfs", "/tmp", "tmpfs", 0, "");
-	int con = open("/dev/console", O_RDWR);
-	if (con >= 0) {
-		dup2(con, 1);
-		dup2(con, 2);
-	}
-	signal(SIGPIPE, SIG_IGN);
+	appliance_start();
 	printf("net_test: start\n");
 	fflush(stdout);
 	char why[256];
@@ -493,9 +384,6 @@ int main(void)
 	}
 	test_bad_bridge("net-no-such-bridge", "bridge=nosuchbr", "bridge 'nosuchbr' does not exist");
 	test_bad_bridge("net-not-a-bridge", "bridge=lo", "'lo' is not a bridge");
-	printf("net_test: finished, %d failed\n", failures);
-	fflush(stdout);
-	sync();
-	reboot(RB_POWER_OFF);
+	appliance_finish("net_test", NULL);
 	return 0;
 }
