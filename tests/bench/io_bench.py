@@ -2,7 +2,7 @@
 """virtio-blk and virtio-net throughput: kvmbox vmm next to QEMU, side by side
 in one appliance boot (issue 4's benchmark).
 
-    tests/bench/io_bench.py [--runs N] [--mb N] [--ops N] [--timeout S]
+    tests/bench/io_bench.py [--runs N] [--mb N] [--ops N] [--timeout S] [--only blk|net]
 
 Builds a benchmark-only initramfs: the appliance's files, Debian's
 qemu-system-x86_64 with its shared libraries and firmware (as
@@ -70,6 +70,8 @@ def build_image(args):
         ("qemu-net", qemu + ["-append", net_cmd, "-netdev", "tap,id=n0,ifname=qtap0,script=no,downscript=no",
                              "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:57,romfile="], env),
     ]
+    if args.only:
+        vmms = [v for v in vmms if v[0].endswith("-" + args.only)]
     conf = ["# made by tests/bench/io_bench.py", "runs %d" % args.runs, "timeout %d" % args.timeout,
             "mb %d" % args.mb]
     for name, argv, e in vmms:
@@ -115,9 +117,10 @@ def main(argv):
     import argparse
     install_signal_handlers()
     ap = argparse.ArgumentParser(description="kvmbox vmm vs QEMU: virtio-blk and virtio-net throughput")
-    ap.add_argument("--runs", type=int, default=3, help="trials per VMM (default 3)")
+    ap.add_argument("--runs", type=int, default=5, help="trials per VMM (default 5)")
     ap.add_argument("--mb", type=int, default=64, help="MiB per sequential phase and per TCP send (default 64)")
     ap.add_argument("--ops", type=int, default=4000, help="random 4 KiB reads (default 4000)")
+    ap.add_argument("--only", choices=("blk", "net"), help="run only the blk or the net VMs")
     ap.add_argument("--timeout", type=int, default=300, help="seconds before a trial is killed (default 300)")
     args = ap.parse_args(argv[1:])
     t0 = time.monotonic()

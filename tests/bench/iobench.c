@@ -39,6 +39,7 @@
 #include <sys/reboot.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -171,22 +172,38 @@ static void net_setup(void)
 	close(s);
 }
 
-/* The receiver: each connection is read to EOF, then told the count. */
+/* The receiver: each connection is read to EOF, then told the count, on a
+ * thread of its own with a receive timeout, so that a guest killed in the
+ * middle of a send cannot block the trials after it. */
+static void *sink_conn(void *arg)
+{
+	int c = (int)(intptr_t)arg;
+	char *buf = malloc(1 << 18);
+	struct timeval tv = { .tv_sec = 30 };
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	uint64_t total = 0;
+	ssize_t n;
+	while (buf && (n = read(c, buf, 1 << 18)) > 0)
+		total += (uint64_t)n;
+	if (write(c, &total, sizeof(total)) < 0)
+		out("IOBENCH note: sink reply: %s\n", strerror(errno));
+	close(c);
+	free(buf);
+	return NULL;
+}
+
 static void *sink_thread(void *arg)
 {
 	int ls = (int)(intptr_t)arg;
-	static char buf[1 << 18];
 	for (;;) {
 		int c = accept(ls, NULL, NULL);
 		if (c < 0)
 			continue;
-		uint64_t total = 0;
-		ssize_t n;
-		while ((n = read(c, buf, sizeof(buf))) > 0)
-			total += (uint64_t)n;
-		if (write(c, &total, sizeof(total)) < 0)
-			out("IOBENCH note: sink reply: %s\n", strerror(errno));
-		close(c);
+		pthread_t t;
+		if (pthread_create(&t, NULL, sink_conn, (void *)(intptr_t)c) == 0)
+			pthread_detach(t);
+		else
+			close(c);
 	}
 	return NULL;
 }

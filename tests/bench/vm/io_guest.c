@@ -33,6 +33,7 @@
 #include <sys/reboot.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -149,10 +150,17 @@ static int bench_net(long mb)
 	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons(5001) };
 	inet_pton(AF_INET, "10.0.3.1", &dst.sin_addr);
 	int fd = -1;
-	for (int tries = 0; tries < 100; tries++) { /* the link may take a moment */
+	/* Timeouts on both directions: a lost peer fails the trial in seconds,
+	 * not at the driver's limit. */
+	struct timeval tv = { .tv_sec = 20 };
+	for (int tries = 0; tries < 30; tries++) { /* the link may take a moment */
 		fd = socket(AF_INET, SOCK_STREAM, 0);
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		if (connect(fd, (struct sockaddr *)&dst, sizeof(dst)) == 0)
 			break;
+		if (tries % 10 == 0)
+			say("note connect 10.0.3.1:5001: %s; trying again", strerror(errno));
 		close(fd);
 		fd = -1;
 		usleep(100 * 1000);
