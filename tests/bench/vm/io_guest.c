@@ -37,27 +37,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#define GUEST_SAY_PREFIX "KVMBOX-IO: "
+#include "../../vm/guest_util.h"
+
 static double now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-	char line[256];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = snprintf(line, sizeof(line), "KVMBOX-IO: ");
-	n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-	va_end(ap);
-	if (n > (int)sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
-	line[n++] = '\n';
-	if (write(1, line, (size_t)n) < 0)
-		return;
 }
 
 static long arg_long(const char *cmdline, const char *key, long def)
@@ -203,13 +190,8 @@ int main(void)
 		dup2(con, 1);
 		dup2(con, 2);
 	}
-	char cmdline[1024] = "";
-	int fd = open("/proc/cmdline", O_RDONLY);
-	if (fd >= 0) {
-		ssize_t n = read(fd, cmdline, sizeof(cmdline) - 1);
-		cmdline[n > 0 ? n : 0] = '\0';
-		close(fd);
-	}
+	char cmdline[1024];
+	read_file("/proc/cmdline", cmdline, sizeof(cmdline));
 	long mb = arg_long(cmdline, "kvmbox.mb=", 64), ops = arg_long(cmdline, "kvmbox.ops=", 4000);
 	int rc = strstr(cmdline, "kvmbox.io=net") ? bench_net(mb) : bench_blk(mb, ops);
 	say("done rc=%d", rc);
