@@ -13,7 +13,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 OUT = os.environ.get("KVMBOX_OUT", os.path.join(ROOT, "out"))
 
 
-def run(name, timeout=480, mem_mib=1024):
+def run(name, timeout=480, mem_mib=1024, qemu_args=(), append=""):
+    """qemu_args: more QEMU arguments (devices, say); append: more of the
+    appliance's kernel command line."""
     install_signal_handlers()
     work = os.path.join(OUT, "tests", "vm")
     os.makedirs(work, exist_ok=True)
@@ -21,7 +23,8 @@ def run(name, timeout=480, mem_mib=1024):
             "-display", "none", "-no-reboot", "-nic", "none",
             "-kernel", os.path.join(OUT, "kernel", "bzImage"),
             "-initrd", os.path.join(work, name + ".cpio.gz"),
-            "-append", "console=ttyS0,115200 quiet rdinit=/%s_test" % name]
+            "-append", ("console=ttyS0,115200 quiet rdinit=/%s_test " % name + append).strip()]
+    args += list(qemu_args)
     with Qemu(args, name=name, logdir=work, watchdog_s=timeout + 120) as q:
         try:
             q.wait_for(r"^%s_test: finished, \d+ failed" % name, timeout=timeout)
