@@ -33,38 +33,28 @@ struct virtio_blk {
 	struct virtio_blk_req req;
 };
 
+static int64_t blk_request(struct virtio_pci *vp, struct virtqueue *vq, struct virtq_chain *c)
+{
+	struct virtio_blk *b = vp->opaque;
+	char why[160];
+	if (virtio_blk_parse(c, &b->req, why, sizeof(why)) < 0) {
+		virtq_mark_broken(vq, "%s", why);
+		return -1;
+	}
+	uint32_t n = virtio_blk_execute(&b->disk, &b->params, &b->req);
+	if (*b->req.status == VIRTIO_BLK_S_IOERR && !b->logged_error) {
+		/* Once: a guest probing past the end would flood the log. */
+		b->logged_error = true;
+		log_warn("%s: request type %u at sector %llu (%llu bytes) failed; further errors are not logged", b->name,
+			 b->req.type, (unsigned long long)b->req.sector, (unsigned long long)b->req.data_len);
+	}
+	return n;
+}
+
 static void blk_queue_notify(struct virtio_pci *vp, unsigned q)
 {
 	struct virtio_blk *b = vp->opaque;
-	struct virtqueue *vq = &vp->q[q].vq;
-	char why[160];
-	int rc;
-	for (;;) {
-		virtq_disable_notify(vq, vp->gm);
-		while ((rc = virtq_pop(vq, vp->gm, &b->chain)) > 0) {
-			if (virtio_blk_parse(&b->chain, &b->req, why, sizeof(why)) < 0) {
-				virtq_mark_broken(vq, "%s", why);
-				rc = -EIO;
-				break;
-			}
-			uint32_t n = virtio_blk_execute(&b->disk, &b->params, &b->req);
-			if (*b->req.status == VIRTIO_BLK_S_IOERR && !b->logged_error) {
-				/* Once: a guest probing past the end would flood the log. */
-				b->logged_error = true;
-				log_warn("%s: request type %u at sector %llu (%llu bytes) failed; further errors are not logged",
-					 b->name, b->req.type, (unsigned long long)b->req.sector,
-					 (unsigned long long)b->req.data_len);
-			}
-			if (virtq_push(vq, vp->gm, b->chain.head, n) < 0) {
-				rc = -EIO;
-				break;
-			}
-		}
-		if (virtq_should_notify(vq, vp->gm))
-			virtio_pci_notify_queue(vp, q);
-		if (rc < 0 || virtq_enable_notify(vq, vp->gm) <= 0)
-			break;
-	}
+	virtio_pci_drain(vp, q, &b->chain, blk_request);
 }
 
 static void blk_config_read(struct virtio_pci *vp, unsigned off, uint8_t *data, unsigned size)

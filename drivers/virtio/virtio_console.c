@@ -106,34 +106,23 @@ again:
 		virtio_pci_queue_broken(vp, CONSOLE_RXQ);
 }
 
+static int64_t console_tx_request(struct virtio_pci *vp, struct virtqueue *vq, struct virtq_chain *c)
+{
+	if (c->in_num) {
+		virtq_mark_broken(vq, "virtio-console transmit buffer that the device must write");
+		return -1;
+	}
+	console_tx(vp->opaque, vq);
+	return 0;
+}
+
 static void console_queue_notify(struct virtio_pci *vp, unsigned q)
 {
 	struct virtio_console *c = vp->opaque;
-	struct virtqueue *vq = &vp->q[q].vq;
-	if (q == CONSOLE_RXQ) {
+	if (q == CONSOLE_RXQ)
 		console_rx(c); /* new buffers: pending input can go in */
-		return;
-	}
-	int rc;
-	for (;;) {
-		virtq_disable_notify(vq, vp->gm);
-		while ((rc = virtq_pop(vq, vp->gm, &c->chain)) > 0) {
-			if (c->chain.in_num) {
-				virtq_mark_broken(vq, "virtio-console transmit buffer that the device must write");
-				rc = -EIO;
-				break;
-			}
-			console_tx(c, vq);
-			if (virtq_push(vq, vp->gm, c->chain.head, 0) < 0) {
-				rc = -EIO;
-				break;
-			}
-		}
-		if (virtq_should_notify(vq, vp->gm))
-			virtio_pci_notify_queue(vp, q);
-		if (rc < 0 || virtq_enable_notify(vq, vp->gm) <= 0)
-			break;
-	}
+	else
+		virtio_pci_drain(vp, q, &c->chain, console_tx_request);
 }
 
 /* Device thread: the main thread queued input. */

@@ -556,38 +556,27 @@ static void source_readable(struct virtio_pci *vp, void *arg, uint32_t events)
 
 /* --- control queue --- */
 
+static int64_t ctrl_request(struct virtio_pci *vp, struct virtqueue *vq, struct virtq_chain *c)
+{
+	struct virtio_net *n = vp->opaque;
+	bool mq = vp->guest_features & VIRTIO_NET_BIT(VIRTIO_NET_F_MQ);
+	if (!c->in_len) {
+		virtq_mark_broken(vq, "control command without a writable ack byte");
+		return -1;
+	}
+	uint8_t ack = VIRTIO_NET_ERR;
+	if (c->out_len <= sizeof(n->ctrl)) {
+		size_t len = iov_read(c->out_iov, c->out_num, 0, n->ctrl, c->out_len);
+		ack = virtio_net_ctrl_parse(n->ctrl, len, mq ? n->pairs : 0, &n->curr_pairs);
+	}
+	iov_write(c->in_iov, c->in_num, &ack, 1);
+	return 1;
+}
+
 static void ctrl_notify(struct virtio_net *n, unsigned q)
 {
-	struct virtio_pci *vp = &n->vp;
-	struct virtqueue *vq = &vp->q[q].vq;
-	struct virtq_chain *c = &n->chain;
-	bool mq = vp->guest_features & VIRTIO_NET_BIT(VIRTIO_NET_F_MQ);
 	unsigned before = n->curr_pairs;
-	int rc;
-	for (;;) {
-		virtq_disable_notify(vq, vp->gm);
-		while ((rc = virtq_pop(vq, vp->gm, c)) > 0) {
-			if (!c->in_len) {
-				virtq_mark_broken(vq, "control command without a writable ack byte");
-				rc = -EIO;
-				break;
-			}
-			uint8_t ack = VIRTIO_NET_ERR;
-			if (c->out_len <= sizeof(n->ctrl)) {
-				size_t len = iov_read(c->out_iov, c->out_num, 0, n->ctrl, c->out_len);
-				ack = virtio_net_ctrl_parse(n->ctrl, len, mq ? n->pairs : 0, &n->curr_pairs);
-			}
-			iov_write(c->in_iov, c->in_num, &ack, 1);
-			if (virtq_push(vq, vp->gm, c->head, 1) < 0) {
-				rc = -EIO;
-				break;
-			}
-		}
-		if (virtq_should_notify(vq, vp->gm))
-			virtio_pci_notify_queue(vp, q);
-		if (rc < 0 || virtq_enable_notify(vq, vp->gm) <= 0)
-			break;
-	}
+	virtio_pci_drain(&n->vp, q, &n->chain, ctrl_request);
 	if (n->curr_pairs != before)
 		rx_kick(n); /* the tap queues now feed other rings */
 }

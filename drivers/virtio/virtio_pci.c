@@ -505,6 +505,27 @@ static const struct pci_device_ops pci_ops = { .config_read = cfg_read, .config_
 
 /* --- the device thread --- */
 
+void virtio_pci_drain(struct virtio_pci *vp, unsigned q, struct virtq_chain *chain,
+		      int64_t (*handle)(struct virtio_pci *vp, struct virtqueue *vq, struct virtq_chain *c))
+{
+	struct virtqueue *vq = &vp->q[q].vq;
+	int rc;
+	for (;;) {
+		virtq_disable_notify(vq, vp->gm);
+		while ((rc = virtq_pop(vq, vp->gm, chain)) > 0) {
+			int64_t n = handle(vp, vq, chain);
+			if (n < 0 || virtq_push(vq, vp->gm, chain->head, (uint32_t)n) < 0) {
+				rc = -EIO;
+				break;
+			}
+		}
+		if (virtq_should_notify(vq, vp->gm))
+			virtio_pci_notify_queue(vp, q);
+		if (rc < 0 || virtq_enable_notify(vq, vp->gm) <= 0)
+			break;
+	}
+}
+
 void virtio_pci_kick(struct virtio_pci *vp, unsigned qi)
 {
 	if (qi >= vp->num_queues)

@@ -172,6 +172,17 @@ void virtio_pci_notify_config(struct virtio_pci *vp);
  * driver. vp->lock held. */
 void virtio_pci_queue_broken(struct virtio_pci *vp, unsigned q);
 
+/* The loop of virtqueue.h for a device that answers each request at once:
+ * take every available chain of queue q into *chain, call handle, push the
+ * chain back with the byte count handle returns (bytes written into its
+ * writable buffers), interrupt the driver as it asks, and go on until the
+ * queue is empty with notifications re-enabled, so no kick is lost. handle
+ * returns < 0 after virtq_mark_broken() for a chain that breaks the rules;
+ * the drain then stops (the transport logs the reason). Device thread,
+ * vp->lock held. */
+void virtio_pci_drain(struct virtio_pci *vp, unsigned q, struct virtq_chain *chain,
+		      int64_t (*handle)(struct virtio_pci *vp, struct virtqueue *vq, struct virtq_chain *c));
+
 /* What the device thread does on a kick of queue q (tests call it directly). */
 void virtio_pci_kick(struct virtio_pci *vp, unsigned q);
 

@@ -47,29 +47,20 @@ static uint32_t rng_fill(const struct virtq_chain *c)
 	return done;
 }
 
+static int64_t rng_request(struct virtio_pci *vp, struct virtqueue *vq, struct virtq_chain *c)
+{
+	(void)vp;
+	if (c->out_num) {
+		virtq_mark_broken(vq, "virtio-rng request with a device-readable buffer");
+		return -1;
+	}
+	return rng_fill(c);
+}
+
 static void rng_queue_notify(struct virtio_pci *vp, unsigned q)
 {
 	struct virtio_rng *rng = vp->opaque;
-	struct virtqueue *vq = &vp->q[q].vq;
-	int rc;
-	for (;;) {
-		virtq_disable_notify(vq, vp->gm);
-		while ((rc = virtq_pop(vq, vp->gm, &rng->chain)) > 0) {
-			if (rng->chain.out_num) {
-				virtq_mark_broken(vq, "virtio-rng request with a device-readable buffer");
-				rc = -EIO;
-				break;
-			}
-			if (virtq_push(vq, vp->gm, rng->chain.head, rng_fill(&rng->chain)) < 0) {
-				rc = -EIO;
-				break;
-			}
-		}
-		if (virtq_should_notify(vq, vp->gm))
-			virtio_pci_notify_queue(vp, q);
-		if (rc < 0 || virtq_enable_notify(vq, vp->gm) <= 0)
-			break;
-	}
+	virtio_pci_drain(vp, q, &rng->chain, rng_request);
 }
 
 static const struct virtio_pci_ops rng_ops = { .queue_notify = rng_queue_notify };
