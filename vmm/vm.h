@@ -67,4 +67,12 @@ int vm_irqfd(struct vm *vm, int efd, int gsi, int assign);
  * the VMM. assign 0 removes the same binding. 0 or -errno. */
 int vm_ioeventfd(struct vm *vm, int efd, uint64_t addr, unsigned len, int assign);
 
+/* Device memory (a passed-through device's mmapped BAR) in the guest's
+ * physical space: a KVM memory slot after the RAM ones, so the guest reaches
+ * it without exits. vm_map_device_memory() returns the slot, or -errno;
+ * size and hva must be page-aligned. vm_unmap_device_memory() removes it.
+ * Callable from a vCPU thread (the bus's bar_map hook). */
+int vm_map_device_memory(struct vm *vm, uint64_t gpa, uint64_t size, void *hva);
+void vm_unmap_device_memory(struct vm *vm, int slot);
+
 #endif

@@ -144,6 +144,48 @@ void vm_msi_route_free(struct vm *vm, int gsi)
 	pthread_mutex_unlock(&vm->irq_lock);
 }
 
+/* Device slots follow the RAM slots. The table is per process, which is per
+ * VM (one VM per VMM process), so struct vm needs no new field. */
+#define VM_DEVICE_SLOT_BASE 16
+#define VM_DEVICE_SLOTS 32
+static pthread_mutex_t device_slot_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t device_slot_used[VM_DEVICE_SLOTS];
+
+int vm_map_device_memory(struct vm *vm, uint64_t gpa, uint64_t size, void *hva)
+{
+	if (!size || (gpa | size | (uint64_t)(uintptr_t)hva) & 4095)
+		return -EINVAL;
+	pthread_mutex_lock(&device_slot_lock);
+	int i = 0;
+	while (i < VM_DEVICE_SLOTS && device_slot_used[i])
+		i++;
+	int r = -ENOSPC;
+	if (i < VM_DEVICE_SLOTS) {
+		struct kvm_userspace_memory_region m = {
+			.slot = (uint32_t)(VM_DEVICE_SLOT_BASE + i), .guest_phys_addr = gpa, .memory_size = size,
+			.userspace_addr = (uint64_t)(uintptr_t)hva,
+		};
+		r = ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &m) < 0 ? -errno : VM_DEVICE_SLOT_BASE + i;
+		if (r >= 0)
+			device_slot_used[i] = 1;
+	}
+	pthread_mutex_unlock(&device_slot_lock);
+	return r;
+}
+
+void vm_unmap_device_memory(struct vm *vm, int slot)
+{
+	int i = slot - VM_DEVICE_SLOT_BASE;
+	if (i < 0 || i >= VM_DEVICE_SLOTS)
+		return;
+	pthread_mutex_lock(&device_slot_lock);
+	/* Size 0 deletes the slot. */
+	struct kvm_userspace_memory_region m = { .slot = (uint32_t)slot };
+	if (device_slot_used[i] && ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &m) == 0)
+		device_slot_used[i] = 0;
+	pthread_mutex_unlock(&device_slot_lock);
+}
+
 int vm_irqfd(struct vm *vm, int efd, int gsi, int assign)
 {
 	struct kvm_irqfd f = { .fd = (uint32_t)efd, .gsi = (uint32_t)gsi, .flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN };

@@ -101,6 +101,8 @@ int vmm_config_set(struct vmm_config *c, const char *key, const char *val, char 
 		return vmm_config_add_disk(c, val, err, errlen);
 	if (!strcmp(key, "net"))
 		return vmm_config_add_nic(c, val, err, errlen);
+	if (!strcmp(key, "device"))
+		return vmm_config_add_pci(c, val, err, errlen);
 	if (!strcmp(key, "console-input")) {
 		if (!strcmp(val, "serial")) {
 			c->console_input = CONSOLE_IN_SERIAL;
@@ -319,6 +321,28 @@ static int config_json_devices(struct vmm_config *c, const struct json_doc *doc,
 }
 #define VMM_CONFIG_MAX_TOKENS 256
 
+/* "devices": an array of PCI address strings, as --device takes. */
+static int config_json_pci(struct vmm_config *c, const struct json_doc *doc, int arr, char *err, size_t errlen)
+{
+	if (json_type(doc, arr) != JSON_ARRAY) {
+		snprintf(err, errlen, "devices must be an array, not %s", json_type_name(json_type(doc, arr)));
+		return -EINVAL;
+	}
+	int n = json_array_len(doc, arr);
+	for (int i = 0; i < n; i++) {
+		int item = json_array_at(doc, arr, i);
+		char val[64];
+		if (json_type(doc, item) != JSON_STRING || json_get_string(doc, item, val, sizeof(val)) < 0) {
+			snprintf(err, errlen, "devices[%d] must be a PCI address string such as \"0000:00:03.0\"", i);
+			return -EINVAL;
+		}
+		int r = vmm_config_add_pci(c, val, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int vmm_config_from_json(struct vmm_config *c, const char *text, size_t len, char *err, size_t errlen)
 {
 	static struct json_token tok[VMM_CONFIG_MAX_TOKENS];
@@ -361,6 +385,12 @@ int vmm_config_from_json(struct vmm_config *c, const char *text, size_t len, cha
 				return -EINVAL;
 			}
 			*(key[0] == 'r' ? &c->rng : &c->hvc) = b;
+			continue;
+		}
+		if (!strcmp(key, "devices")) {
+			r = config_json_pci(c, &doc, v, err, errlen);
+			if (r < 0)
+				return r;
 			continue;
 		}
 		if (!strcmp(key, "disks") || !strcmp(key, "nics")) {

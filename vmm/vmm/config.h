@@ -19,6 +19,8 @@ enum serial_kind { SERIAL_STDIO, SERIAL_SOCKET, SERIAL_NONE };
 #define VMM_DISK_SERIAL_MAX 20 /* VIRTIO_BLK_ID_BYTES: the guest's serial string */
 #define VMM_NIC_MAX_QUEUES 8   /* queue pairs per NIC */
 #define VMM_IFNAME_MAX 16      /* IFNAMSIZ, with the NUL */
+#define VMM_MAX_PCI_DEVS 8     /* --device: host PCI functions passed through */
+#define VMM_BDF_MAX 16         /* "0000:00:1f.3" and its NUL */
 
 /* One virtio-blk disk: --disk PATH[,readonly][,serial=S][,block-size=N][,discard=off]
  * or {"path": ..., "readonly": false, "serial": "...", "block-size": 512,
@@ -60,6 +62,8 @@ struct vmm_config {
 	struct vmm_disk disks[VMM_MAX_DISKS];
 	unsigned nnics;
 	struct vmm_nic nics[VMM_MAX_NICS];
+	unsigned npcidevs;      /* --device BDF / "devices": host PCI functions passed through with VFIO */
+	char pcidevs[VMM_MAX_PCI_DEVS][VMM_BDF_MAX];
 	enum serial_kind serial;
 	char serial_path[108];  /* unix socket path for SERIAL_SOCKET */
 	char control_path[108]; /* control socket, or "" for none */
@@ -76,6 +80,9 @@ int vmm_config_from_json(struct vmm_config *c, const char *text, size_t len, cha
 /* One --disk or --net option value, appended to c. */
 int vmm_config_add_disk(struct vmm_config *c, const char *spec, char *err, size_t errlen);
 int vmm_config_add_nic(struct vmm_config *c, const char *spec, char *err, size_t errlen);
+/* One --device value: a PCI address, "0000:00:03.0" or "00:03.0", kept in
+ * the long form; the same address twice is refused. */
+int vmm_config_add_pci(struct vmm_config *c, const char *bdf, char *err, size_t errlen);
 /* "52:54:00:12:34:56" into mac[6]; -EINVAL if malformed, multicast or zero. */
 int parse_mac(const char *s, uint8_t mac[6]);
 /* Checks that need no files: memory and CPU bounds. */

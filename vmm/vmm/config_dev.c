@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vfio/host_pci.h"
 #include "vmm/config.h"
 
 static int parse_bool(const char *v, int *out)
@@ -231,5 +232,27 @@ int vmm_config_add_nic(struct vmm_config *c, const char *spec, char *err, size_t
 	if (r < 0)
 		return r;
 	c->nnics++;
+	return 0;
+}
+
+int vmm_config_add_pci(struct vmm_config *c, const char *bdf, char *err, size_t errlen)
+{
+	char norm[HOST_PCI_BDF_LEN];
+	_Static_assert(HOST_PCI_BDF_LEN <= VMM_BDF_MAX, "a BDF fits the config");
+	if (host_pci_parse_bdf(bdf, norm) < 0) {
+		snprintf(err, errlen, "device '%.40s' is not a PCI address such as 0000:00:03.0", bdf);
+		return -EINVAL;
+	}
+	if (c->npcidevs >= VMM_MAX_PCI_DEVS) {
+		snprintf(err, errlen, "too many devices (at most %d)", VMM_MAX_PCI_DEVS);
+		return -E2BIG;
+	}
+	/* Twice the same function would bind one VFIO group twice. */
+	for (unsigned i = 0; i < c->npcidevs; i++)
+		if (!strcmp(c->pcidevs[i], norm)) {
+			snprintf(err, errlen, "device %s is given twice", norm);
+			return -EINVAL;
+		}
+	memcpy(c->pcidevs[c->npcidevs++], norm, sizeof(norm));
 	return 0;
 }
