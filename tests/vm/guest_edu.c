@@ -40,6 +40,7 @@
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
 #include "guest_util.h"
+#include "sysfs_util.h"
 
 #define EDU_ID 0x00
 #define EDU_LIVE 0x04
@@ -72,39 +73,6 @@ static double now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	ssize_t n = write(fd, s, strlen(s));
-	int e = errno;
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -e;
-}
-
-static int find_edu(char *bdf, size_t size)
-{
-	DIR *d = opendir("/sys/bus/pci/devices");
-	int found = 0;
-	for (struct dirent *e; d && !found && (e = readdir(d));) {
-		char p[512], v[16], dv[16];
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/vendor", e->d_name);
-		read_file(p, v, sizeof(v));
-		snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/device", e->d_name);
-		read_file(p, dv, sizeof(dv));
-		if (!strncmp(v, "0x1234", 6) && !strncmp(dv, "0x11e8", 6)) {
-			snprintf(bdf, size, "%s", e->d_name);
-			found = 1;
-		}
-	}
-	if (d)
-		closedir(d);
-	return found;
 }
 
 /* No driver enables the device: turn on memory decoding and bus mastering
@@ -394,7 +362,7 @@ int main(void)
 	read_file("/proc/cmdline", cmdline, sizeof(cmdline));
 	if (strstr(cmdline, "kvmbox.vfio=e1000e"))
 		return check_e1000e();
-	if (!find_edu(bdf, sizeof(bdf))) {
+	if (!find_dev("0x1234", "0x11e8", bdf, sizeof(bdf))) {
 		say("edu-found none");
 		return 1;
 	}

@@ -38,6 +38,7 @@
 #define GUEST_SAY_PREFIX "KVMBOX-GUEST: hostile "
 #define GUEST_SAY_DRAIN /* each line on the wire before anything else happens */
 #include "guest_util.h"
+#include "sysfs_util.h"
 
 /* kvmbox's BAR 0 layout (drivers/virtio/virtio_pci.h). */
 #define BAR_SIZE 0x8000
@@ -68,17 +69,6 @@ static double now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	ssize_t n = write(fd, s, strlen(s));
-	int e = errno;
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -e;
 }
 
 static unsigned read_hex(const char *path)

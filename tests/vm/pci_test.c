@@ -24,6 +24,7 @@
 
 #define VMM_LOG_SIZE (256 * 1024)
 #include "appliance_test.h"
+#include "sysfs_util.h"
 
 static struct vmm_run run_buf;
 
@@ -40,68 +41,6 @@ static int kvmbox_pci(const char *a1, const char *a2)
 	}
 	vmm_stop(v);
 	return vmm_exit_code(v);
-}
-
-static void read_line(const char *path, char *buf, size_t size)
-{
-	buf[0] = '\0';
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return;
-	if (!fgets(buf, (int)size, f))
-		buf[0] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	fclose(f);
-}
-
-static void link_base(const char *path, char *buf, size_t size)
-{
-	char t[PATH_MAX];
-	ssize_t n = readlink(path, t, sizeof(t) - 1);
-	buf[0] = '\0';
-	if (n < 0)
-		return;
-	t[n] = '\0';
-	const char *b = strrchr(t, '/');
-	snprintf(buf, size, "%.*s", (int)size - 1, b ? b + 1 : t);
-}
-
-static void driver_of(const char *bdf, char *buf, size_t size)
-{
-	char p[512];
-	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%.256s/driver", bdf);
-	link_base(p, buf, size);
-}
-
-static int group_of(const char *bdf)
-{
-	char p[256], g[32];
-	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/iommu_group", bdf);
-	link_base(p, g, sizeof(g));
-	return g[0] ? atoi(g) : -1;
-}
-
-/* The first device with these ids, from sysfs. */
-static int find_dev(const char *vendor, const char *device, char *bdf, size_t size)
-{
-	DIR *d = opendir("/sys/bus/pci/devices");
-	int found = 0;
-	for (struct dirent *e; d && !found && (e = readdir(d));) {
-		char p[512], v[16], dv[16];
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/vendor", e->d_name);
-		read_line(p, v, sizeof(v));
-		snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/device", e->d_name);
-		read_line(p, dv, sizeof(dv));
-		if (!strcmp(v, vendor) && !strcmp(dv, device)) {
-			snprintf(bdf, size, "%.*s", (int)size - 1, e->d_name);
-			found = 1;
-		}
-	}
-	if (d)
-		closedir(d);
-	return found;
 }
 
 /* The line of the table that starts with bdf, or "". */

@@ -27,55 +27,9 @@
 
 #define VMM_LOG_SIZE (256 * 1024)
 #include "appliance_test.h"
+#include "sysfs_util.h"
 
 static struct vmm_run run_buf;
-
-static void read_line(const char *path, char *buf, size_t size)
-{
-	buf[0] = '\0';
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return;
-	if (!fgets(buf, (int)size, f))
-		buf[0] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	fclose(f);
-}
-
-static void driver_of(const char *bdf, char *buf, size_t size)
-{
-	char p[256], t[PATH_MAX];
-	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/driver", bdf);
-	ssize_t n = readlink(p, t, sizeof(t) - 1);
-	buf[0] = '\0';
-	if (n < 0)
-		return;
-	t[n] = '\0';
-	const char *b = strrchr(t, '/');
-	snprintf(buf, size, "%s", b ? b + 1 : t);
-}
-
-static int find_dev(const char *vendor, const char *device, char *bdf, size_t size)
-{
-	DIR *d = opendir("/sys/bus/pci/devices");
-	int found = 0;
-	for (struct dirent *e; d && !found && (e = readdir(d));) {
-		char p[512], v[16], dv[16];
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/vendor", e->d_name);
-		read_line(p, v, sizeof(v));
-		snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/device", e->d_name);
-		read_line(p, dv, sizeof(dv));
-		if (!strcmp(v, vendor) && !strcmp(dv, device)) {
-			snprintf(bdf, size, "%s", e->d_name);
-			found = 1;
-		}
-	}
-	if (d)
-		closedir(d);
-	return found;
-}
 
 /* "BDF=driver" for every device, one a line: to see that nothing moved. */
 static void all_drivers(char *buf, size_t size)
