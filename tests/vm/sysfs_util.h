@@ -10,6 +10,8 @@
  *   driver_of()   the driver a PCI function is bound to ("" for none)
  *   group_of()    its IOMMU group, or -1
  *   find_dev()    the first function with vendor and device ("0x1234"...)
+ *   all_drivers() "bdf=driver" of every function, to see that nothing moved
+ *   find_nonviable()  a non-viable IOMMU group: a target and the member in its way
  */
 #ifndef KVMBOX_SYSFS_UTIL_H
 #define KVMBOX_SYSFS_UTIL_H
@@ -88,6 +90,72 @@ static inline int find_dev(const char *vendor, const char *device, char *bdf, si
 		if (!strcmp(v, vendor) && !strcmp(dv, device)) {
 			snprintf(bdf, size, "%.*s", (int)size - 1, e->d_name);
 			found = 1;
+		}
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* Every device's driver, one "bdf=driver" line each, to see that nothing
+ * changed. */
+static inline void all_drivers(char *buf, size_t size)
+{
+	size_t len = 0;
+	buf[0] = '\0';
+	DIR *d = opendir("/sys/bus/pci/devices");
+	for (struct dirent *e; d && (e = readdir(d));) {
+		char drv[64];
+		if (e->d_name[0] == '.')
+			continue;
+		driver_of(e->d_name, drv, sizeof(drv));
+		int n = snprintf(buf + len, size - len, "%s=%s\n", e->d_name, drv);
+		if (n < 0 || (size_t)n >= size - len)
+			break;
+		len += (size_t)n;
+	}
+	if (d)
+		closedir(d);
+}
+
+/* A group with two or more endpoints of which one is on a driver other than
+ * vfio-pci or pci-stub: pick another member as the target. */
+static inline int find_nonviable(char *target, size_t tsize, char *blocker, size_t bsize)
+{
+	DIR *d = opendir("/sys/kernel/iommu_groups");
+	int found = 0;
+	for (struct dirent *g; d && !found && (g = readdir(d));) {
+		char p[1024];
+		if (g->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "/sys/kernel/iommu_groups/%s/devices", g->d_name);
+		DIR *m = opendir(p);
+		char members[16][32];
+		int n = 0;
+		for (struct dirent *e; m && (e = readdir(m));)
+			if (e->d_name[0] != '.' && n < 16)
+				snprintf(members[n++], sizeof(members[0]), "%.*s", (int)sizeof(members[0]) - 1, e->d_name);
+		if (m)
+			closedir(m);
+		for (int i = 0; i < n && !found; i++) {
+			char drv[64], cls[16];
+			driver_of(members[i], drv, sizeof(drv));
+			snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/class", members[i]);
+			read_line(p, cls, sizeof(cls));
+			if (!drv[0] || !strcmp(drv, "vfio-pci") || !strcmp(drv, "pci-stub") || !strncmp(cls, "0x0604", 6) ||
+			    !strncmp(cls, "0x0600", 6))
+				continue;
+			for (int j = 0; j < n && !found; j++)
+				if (j != i) {
+					snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/class", members[j]);
+					read_line(p, cls, sizeof(cls));
+					if (!strncmp(cls, "0x0604", 6) || !strncmp(cls, "0x0600", 6))
+						continue;
+					memcpy(target, members[j], tsize < sizeof(members[0]) ? tsize : sizeof(members[0]));
+					memcpy(blocker, members[i], bsize < sizeof(members[0]) ? bsize : sizeof(members[0]));
+					target[tsize - 1] = blocker[bsize - 1] = '\0';
+					found = 1;
+				}
 		}
 	}
 	if (d)
