@@ -16,7 +16,7 @@ $(OUT)/host/obj/%.o: %.c $(KVMBOX_HDRS) | $(OUT)/.host-deps
 $(HOST_LIB): $(HOST_OBJS)
 	@rm -f $@; ar rcs $@ $^
 
-$(OUT)/tests/unit/%: tests/unit/%.c tests/unit/check.h $(HOST_LIB)
+$(OUT)/tests/unit/%: tests/unit/%.c tests/unit/check.h tests/unit/bus_io.h $(HOST_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
 	@$(HOST_CC) $(CFLAGS_COMMON) $(HOST_SAN) -Itests/unit $< $(HOST_LIB) -lpthread -o $@
@@ -27,7 +27,7 @@ $(OUT)/fuzz/obj/%.o: %.c $(KVMBOX_HDRS) | $(OUT)/.host-deps
 $(FUZZ_LIB): $(FUZZ_OBJS)
 	@rm -f $@; ar rcs $@ $^
 
-$(OUT)/tests/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
+$(OUT)/tests/fuzz/%: tests/fuzz/%.c tests/unit/bus_io.h $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
 	@clang $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined $< $(FUZZ_LIB) -lpthread -o $@

@@ -38,6 +38,7 @@
 #include "virtio/virtio_pci.h"
 #include "x86/guest_mem.h"
 #include "x86/layout.h"
+#include "../unit/bus_io.h"
 
 #define MAX_OPS 2048
 #define RAM (4u << 20)
@@ -70,22 +71,8 @@ static unsigned size_of(uint8_t b)
 	static const unsigned sizes[] = { 1, 2, 4, 8, 3 };
 	return sizes[b % 5];
 }
-static void mwr(uint64_t addr, unsigned size, uint64_t v)
-{
-	uint8_t b[8];
-	for (unsigned i = 0; i < 8; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-	bus_access(&mmio, addr, b, size, 1);
-}
-static uint64_t mrd(uint64_t addr, unsigned size)
-{
-	uint8_t b[8] = { 0 };
-	bus_access(&mmio, addr, b, size, 0);
-	uint64_t v = 0;
-	for (unsigned i = 0; i < 8; i++)
-		v |= (uint64_t)b[i] << (8 * i);
-	return v;
-}
+static void mwr(uint64_t addr, unsigned size, uint64_t v) { bus_wr(&mmio, addr, size, v); }
+static uint64_t mrd(uint64_t addr, unsigned size) { return bus_rd(&mmio, addr, size); }
 static uint32_t le32(const uint8_t *p) { return (uint32_t)p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
 
 static void once_init(void)

@@ -28,6 +28,7 @@
 #include "virtio/virtio_pci.h"
 #include "x86/guest_mem.h"
 #include "x86/layout.h"
+#include "../unit/bus_io.h"
 
 #define MAX_OPS 4096
 #define RAM (4u << 20)        /* the smallest guest_mem allows */
@@ -89,22 +90,8 @@ static unsigned size_of(uint8_t b)
 	return sizes[b % 5];
 }
 
-static void mwr(uint64_t addr, unsigned size, uint64_t v)
-{
-	uint8_t b[8];
-	for (unsigned i = 0; i < 8; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-	bus_access(&mmio, addr, b, size, 1);
-}
-static uint64_t mrd(uint64_t addr, unsigned size)
-{
-	uint8_t b[8] = { 0 };
-	bus_access(&mmio, addr, b, size, 0);
-	uint64_t v = 0;
-	for (unsigned i = 0; i < 8; i++)
-		v |= (uint64_t)b[i] << (8 * i);
-	return v;
-}
+static void mwr(uint64_t addr, unsigned size, uint64_t v) { bus_wr(&mmio, addr, size, v); }
+static uint64_t mrd(uint64_t addr, unsigned size) { return bus_rd(&mmio, addr, size); }
 static uint64_t ecam(unsigned off)
 {
 	return X86_ECAM_BASE + ((uint64_t)vp.pci.slot << 15 | off);

@@ -8,6 +8,7 @@
 #include "check.h"
 #include "pci/pci.h"
 #include "x86/layout.h"
+#include "bus_io.h"
 
 static struct bus pio = { .name = "pio" }, mmio = { .name = "mmio" };
 static struct pci_bus pbus;
@@ -74,22 +75,8 @@ static void out(uint16_t port, unsigned size, uint32_t v)
 	uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
 	bus_access(&pio, port, b, size, 1);
 }
-static uint64_t mrd(uint64_t addr, unsigned size)
-{
-	uint8_t b[8] = { 0 };
-	bus_access(&mmio, addr, b, size, 0);
-	uint64_t v = 0;
-	for (unsigned i = 0; i < 8; i++)
-		v |= (uint64_t)b[i] << (8 * i);
-	return v;
-}
-static void mwr(uint64_t addr, unsigned size, uint64_t v)
-{
-	uint8_t b[8];
-	for (unsigned i = 0; i < 8; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-	bus_access(&mmio, addr, b, size, 1);
-}
+static uint64_t mrd(uint64_t addr, unsigned size) { return bus_rd(&mmio, addr, size); }
+static void mwr(uint64_t addr, unsigned size, uint64_t v) { bus_wr(&mmio, addr, size, v); }
 static uint32_t cf8(unsigned busno, unsigned dev, unsigned fn, unsigned off)
 {
 	return 0x80000000u | busno << 16 | dev << 11 | fn << 8 | (off & 0xfc);

@@ -20,6 +20,7 @@
 #include "virtio/virtio_pci.h"
 #include "x86/guest_mem.h"
 #include "x86/layout.h"
+#include "bus_io.h"
 
 #define RAM_SIZE (4u << 20)
 #define QSIZE 8
@@ -43,22 +44,8 @@ static int set_irq(void *opaque, unsigned gsi, int level)
 	return 0;
 }
 
-static uint64_t mrd(uint64_t addr, unsigned size)
-{
-	uint8_t b[8] = { 0 };
-	bus_access(&mmio, addr, b, size, 0);
-	uint64_t v = 0;
-	for (unsigned i = 0; i < 8; i++)
-		v |= (uint64_t)b[i] << (8 * i);
-	return v;
-}
-static void mwr(uint64_t addr, unsigned size, uint64_t v)
-{
-	uint8_t b[8];
-	for (unsigned i = 0; i < 8; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-	bus_access(&mmio, addr, b, size, 1);
-}
+static uint64_t mrd(uint64_t addr, unsigned size) { return bus_rd(&mmio, addr, size); }
+static void mwr(uint64_t addr, unsigned size, uint64_t v) { bus_wr(&mmio, addr, size, v); }
 static uint8_t status(void)
 {
 	return (uint8_t)mrd(bar + 0x14, 1);

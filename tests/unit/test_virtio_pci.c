@@ -16,6 +16,7 @@
 #include "virtio/virtio_pci.h"
 #include "x86/guest_mem.h"
 #include "x86/layout.h"
+#include "bus_io.h"
 
 #define RAM_SIZE (4u << 20)
 #define DESC_GPA 0x10000ULL
@@ -65,22 +66,8 @@ static void fill_notify(struct virtio_pci *p, unsigned q)
 }
 static const struct virtio_pci_ops ops = { .queue_notify = fill_notify };
 
-static uint64_t mrd(uint64_t addr, unsigned size)
-{
-	uint8_t b[8] = { 0 };
-	bus_access(&mmio, addr, b, size, 0);
-	uint64_t v = 0;
-	for (unsigned i = 0; i < 8; i++)
-		v |= (uint64_t)b[i] << (8 * i);
-	return v;
-}
-static void mwr(uint64_t addr, unsigned size, uint64_t v)
-{
-	uint8_t b[8];
-	for (unsigned i = 0; i < 8; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-	bus_access(&mmio, addr, b, size, 1);
-}
+static uint64_t mrd(uint64_t addr, unsigned size) { return bus_rd(&mmio, addr, size); }
+static void mwr(uint64_t addr, unsigned size, uint64_t v) { bus_wr(&mmio, addr, size, v); }
 static uint64_t ecam(unsigned off)
 {
 	return X86_ECAM_BASE + ((uint64_t)slot << 15 | off);
