@@ -72,45 +72,9 @@ def build_image(args):
     ]
     if args.only:
         vmms = [v for v in vmms if v[0].endswith("-" + args.only)]
-    conf = ["# made by tests/bench/io_bench.py", "runs %d" % args.runs, "timeout %d" % args.timeout,
-            "mb %d" % args.mb]
-    for name, argv, e in vmms:
-        conf.append("vmm " + name)
-        conf += ["arg " + a for a in argv]
-        conf += ["env " + x for x in e]
-    conf_path = os.path.join(vb.WORK, "iobench.conf")
-    with open(conf_path, "w") as f:
-        f.write("\n".join(conf) + "\n")
-
-    entries, dirs = [], set()
-    with open(vb.APPLIANCE_LIST) as f:
-        for line in f:
-            words = line.split()
-            if not words or words[0].startswith("#"):
-                continue
-            entries.append(line.rstrip("\n"))
-            if words[0] == "dir":
-                dirs.add(words[1].rstrip("/"))
-
-    def add_file(dest, src, mode="0755"):
-        for d in vb.parents(dest):
-            if d not in dirs:
-                dirs.add(d)
-                entries.append("dir %s 0755 0 0" % d)
-        entries.append("file %s %s %s 0 0" % (dest, src, mode))
-
-    add_file("/iobench", driver)
-    add_file("/iobench.conf", conf_path, "0644")
-    add_file("/bench/bzImage", vb.KERNEL, "0644")
-    add_file("/bench/guest.cpio.gz", guest_initrd, "0644")
-    if "/bin" not in dirs:
-        entries.append("dir /bin 0755 0 0")
-    entries.append("slink /bin/kvmbox /init 0777 0 0")
-    for dest, src in qemu_files:
-        add_file(dest, src)
-    for p in vb.FIRMWARE:
-        add_file(p, os.path.realpath(p), "0644")
-    return vb.mkcpio(entries, "iobench", env={"KVMBOX_BIN": vb.KVMBOX})
+    conf_path = vb.write_conf("iobench", ["runs %d" % args.runs, "timeout %d" % args.timeout, "mb %d" % args.mb],
+                              vmms)
+    return vb.bench_image("iobench", driver, conf_path, guest_initrd, qemu_files)
 
 
 def main(argv):

@@ -131,6 +131,58 @@ def parents(path):
     return ["/" + "/".join(parts[:i + 1]) for i in range(len(parts))]
 
 
+def write_conf(name, settings, vmms):
+    """WORK/NAME.conf for a bench driver: the settings lines, then each VMM
+    as "vmm NAME" and its "arg" and "env" lines; returns the path."""
+    conf = ["# made by tests/bench/%s" % os.path.basename(sys.argv[0])] + settings
+    for vmm, argv, env in vmms:
+        conf.append("vmm " + vmm)
+        conf += ["arg " + a for a in argv]
+        conf += ["env " + e for e in env]
+    path = os.path.join(WORK, name + ".conf")
+    with open(path, "w") as f:
+        f.write("\n".join(conf) + "\n")
+    return path
+
+
+def bench_image(name, driver, conf_path, guest_initrd, qemu_files):
+    """The bench initramfs NAME.cpio (uncompressed): the appliance's own list
+    as it is, then the driver as /NAME (booted with rdinit=/NAME) and
+    /NAME.conf, the guest kernel and initramfs under /bench, /bin/kvmbox,
+    and QEMU with its libraries and firmware. Returns its path."""
+    entries, dirs = [], set()
+    with open(APPLIANCE_LIST) as f:
+        for line in f:
+            words = line.split()
+            if not words or words[0].startswith("#"):
+                continue
+            entries.append(line.rstrip("\n"))
+            if words[0] == "dir":
+                dirs.add(words[1].rstrip("/"))
+
+    def add_dirs(dest):
+        for d in parents(dest):
+            if d not in dirs:
+                dirs.add(d)
+                entries.append("dir %s 0755 0 0" % d)
+
+    def add_file(dest, src, mode="0755"):
+        add_dirs(dest)
+        entries.append("file %s %s %s 0 0" % (dest, src, mode))
+
+    add_file("/" + name, driver)
+    add_file("/%s.conf" % name, conf_path, "0644")
+    add_file("/bench/bzImage", KERNEL, "0644")
+    add_file("/bench/guest.cpio.gz", guest_initrd, "0644")
+    add_dirs("/bin/kvmbox")
+    entries.append("slink /bin/kvmbox /init 0777 0 0")
+    for dest, src in qemu_files:
+        add_file(dest, src)
+    for p in FIRMWARE:
+        add_file(p, os.path.realpath(p), "0644")
+    return mkcpio(entries, name, env={"KVMBOX_BIN": KVMBOX})
+
+
 def build_image(args):
     """The bench initramfs (uncompressed cpio); returns (path, qemu files)."""
     os.makedirs(WORK, exist_ok=True)
@@ -157,48 +209,10 @@ def build_image(args):
         ("qemu-microvm", [PEER_QEMU] + qemu_common + ["-M", "microvm,rtc=on"] + guest,
          ["LD_LIBRARY_PATH=" + ":".join(libdirs)]),
     ]
-    conf = ["# made by tests/bench/vm_bench.py", "runs %d" % args.runs, "warmup %d" % args.warmup,
-            "timeout %d" % args.timeout, "guest_mib %d" % GUEST_MIB, "echo %d" % args.echo]
-    for name, argv, env in vmms:
-        conf.append("vmm " + name)
-        conf += ["arg " + a for a in argv]
-        conf += ["env " + e for e in env]
-    conf_path = os.path.join(WORK, "vmbench.conf")
-    with open(conf_path, "w") as f:
-        f.write("\n".join(conf) + "\n")
-
-    # The appliance's own list first, as it is; then what the bench adds.
-    entries, dirs = [], set()
-    with open(APPLIANCE_LIST) as f:
-        for line in f:
-            words = line.split()
-            if not words or words[0].startswith("#"):
-                continue
-            entries.append(line.rstrip("\n"))
-            if words[0] == "dir":
-                dirs.add(words[1].rstrip("/"))
-
-    def add_file(dest, src, mode="0755"):
-        for d in parents(dest):
-            if d not in dirs:
-                dirs.add(d)
-                entries.append("dir %s 0755 0 0" % d)
-        entries.append("file %s %s %s 0 0" % (dest, src, mode))
-
-    add_file("/vmbench", vmbench)
-    add_file("/vmbench.conf", conf_path, "0644")
-    add_file("/bench/bzImage", KERNEL, "0644")
-    add_file("/bench/guest.cpio.gz", guest_initrd, "0644")
-    for d in parents("/bin/kvmbox"):
-        if d not in dirs:
-            dirs.add(d)
-            entries.append("dir %s 0755 0 0" % d)
-    entries.append("slink /bin/kvmbox /init 0777 0 0")
-    for dest, src in qemu_files:
-        add_file(dest, src)
-    for p in FIRMWARE:
-        add_file(p, os.path.realpath(p), "0644")
-    image = mkcpio(entries, "vmbench", env={"KVMBOX_BIN": KVMBOX})
+    conf_path = write_conf("vmbench", ["runs %d" % args.runs, "warmup %d" % args.warmup,
+                                       "timeout %d" % args.timeout, "guest_mib %d" % GUEST_MIB,
+                                       "echo %d" % args.echo], vmms)
+    image = bench_image("vmbench", vmbench, conf_path, guest_initrd, qemu_files)
     return image, qemu_files
 
 
