@@ -44,7 +44,10 @@ gptmbr=/usr/lib/syslinux/mbr/gptmbr.bin
 tmp=$(mktemp -d "${out}.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-"$here/mkesp.sh" "$tmp/esp.img" "$esp_mib" 32 "$kernel" "$initrd" "$cmdline" "$esp_start"
+# This image always carries its data partition, so its loader entries tell
+# init to wait for it: the stick's own partitions can appear after init
+# starts (USB enumeration), and without this init would carry on in RAM.
+"$here/mkesp.sh" "$tmp/esp.img" "$esp_mib" 32 "$kernel" "$initrd" "$cmdline kvmbox.datawait=30" "$esp_start"
 
 # 4 KiB blocks and the usual inode ratio: mke2fs would pick its "small" type
 # (1 KiB blocks) for 64 MiB, which suits floppies, not a partition that grows.

@@ -4,7 +4,13 @@
  * it works whatever the disk is called on this machine. Without one, or when it
  * fails to mount, the appliance keeps running with state in RAM and says why.
  * kvmbox.data=none on the kernel command line skips it; kvmbox.data=/dev/X
- * names the device; kvmbox.datawait=S bounds the wait for slow USB sticks.
+ * names the device.
+ *
+ * Waiting: a USB stick can still be enumerating when init runs, and nothing in
+ * sysfs says "more disks are coming". Without kvmbox.datawait, init waits up to
+ * DATA_WAIT_DEFAULT_S only while USB storage is already bound. With it, init
+ * waits that long whatever it sees: the disk image's loader entries set it,
+ * because a kernel booted from that image knows its data partition exists.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -110,10 +116,15 @@ void data_mount(const char *cmdline, struct data_state *st)
 		return;
 	}
 	double wait_s = DATA_WAIT_DEFAULT_S;
-	if (cmdline_get(cmdline, "kvmbox.datawait", waitopt, sizeof(waitopt)) == 1)
+	int explicit_wait = 0;
+	if (cmdline_get(cmdline, "kvmbox.datawait", waitopt, sizeof(waitopt)) == 1) {
 		wait_s = atof(waitopt);
-	if (!(wait_s >= 0 && wait_s <= DATA_WAIT_MAX_S)) /* also refuses nan and inf */
+		explicit_wait = 1;
+	}
+	if (!(wait_s >= 0 && wait_s <= DATA_WAIT_MAX_S)) { /* also refuses nan and inf */
 		wait_s = DATA_WAIT_DEFAULT_S;
+		explicit_wait = 0;
+	}
 
 	int found = 0;
 	if (opt[0] == '/') {
@@ -121,9 +132,14 @@ void data_mount(const char *cmdline, struct data_state *st)
 		found = 1;
 	} else {
 		double deadline = now_seconds() + wait_s;
+		int said = 0;
 		while (!(found = find_data(st->device, sizeof(st->device)))) {
-			if (now_seconds() >= deadline || !usb_storage_present())
+			if (now_seconds() >= deadline || (!explicit_wait && !usb_storage_present()))
 				break;
+			if (!said) {
+				log_info("waiting up to %g s for the %s partition", wait_s, DATA_LABEL);
+				said = 1;
+			}
 			usleep(100 * 1000);
 		}
 	}

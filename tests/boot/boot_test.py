@@ -12,6 +12,10 @@ Paths:
   data-damaged  direct boot with a copy of kvmbox.img whose KVMBOX-DATA
             superblock is damaged: kvmbox must say why it cannot mount it
             and run on without persistence
+  data-late direct boot with the disk image's kvmbox.datawait and no disk;
+            once init says it is waiting, a USB stick holding a copy of
+            kvmbox.img is plugged in over QMP: it must be found and mounted
+            (a stick that enumerates after init starts)
   iso-uefi  out/kvmbox.iso as a CD, OVMF (not in the default set)
   iso-bios  out/kvmbox.iso as a CD, SeaBIOS, isolinux (not in the default set)
 
@@ -55,7 +59,7 @@ WORK = os.path.join(OUT, "tests", "boot")
 OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
 OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
 
-DEFAULT_PATHS = ["uefi", "bios", "pxe", "direct", "data-damaged"]
+DEFAULT_PATHS = ["uefi", "bios", "pxe", "direct", "data-damaged", "data-late"]
 
 # Under TCG a boot to ready takes tens of seconds; these leave room for a
 # loaded machine (the notes measured 2x swings) without hiding a hang.
@@ -63,6 +67,11 @@ READY_TIMEOUT_S = 240
 EXIT_TIMEOUT_S = 60
 # The watchdog outlives both waits: it is for a harness that itself hangs.
 WATCHDOG_S = READY_TIMEOUT_S + EXIT_TIMEOUT_S + 60
+
+# data-late: how long init is told to wait. Long enough for a loaded TCG
+# machine to enumerate a hot-plugged USB stick.
+DATA_LATE_WAIT_S = 120
+DATA_WAITING_RE = r"waiting up to [\d.]+ s for the KVMBOX-DATA partition"
 
 # The ready line may carry PID 1's "[  2.583] " timestamp before it.
 READY_RE = r"^(?:\[[ \d.]*\] )?kvmbox ready\b.*$"
@@ -191,6 +200,11 @@ def path_args(name):
             f.write((0x40).to_bytes(4, "little"))
         return ["-kernel", KERNEL, "-initrd", INITRAMFS, "-append", cmdline(),
                 "-drive", "if=virtio,format=raw,file=" + copy], [KERNEL, INITRAMFS, IMG]
+    if name == "data-late":
+        _copy(IMG, os.path.join(WORK, name + ".img"))
+        return ["-kernel", KERNEL, "-initrd", INITRAMFS,
+                "-append", cmdline() + " kvmbox.datawait=%d" % DATA_LATE_WAIT_S,
+                "-device", "qemu-xhci,id=xhci"], [KERNEL, INITRAMFS, IMG]
     if name == "iso-uefi":
         return _ovmf(name) + _cdrom(), [ISO, OVMF_CODE, OVMF_VARS]
     if name == "iso-bios":
@@ -220,6 +234,13 @@ def boot(name):
         return r
     try:
         with Qemu(machine_args() + args, name=name, logdir=WORK, watchdog_s=WATCHDOG_S) as q:
+            if name == "data-late":
+                # Plug the stick in only once init is waiting for it; a
+                # ready line first means init did not wait.
+                q.wait_for(DATA_WAITING_RE, READY_TIMEOUT_S, fail=FAIL_RE + "|" + READY_RE)
+                q.qmp("blockdev-add", driver="raw", **{"node-name": "late"},
+                      file={"driver": "file", "filename": os.path.join(WORK, name + ".img")})
+                q.qmp("device_add", driver="usb-storage", bus="xhci.0", drive="late", id="late-stick")
             m = q.wait_for(READY_RE, READY_TIMEOUT_S, fail=FAIL_RE)
             r["ready_s"] = q.elapsed()
             r["ready_line"] = m.group(0).strip()
@@ -240,7 +261,7 @@ def boot(name):
             for want in ("kvmbox: powering off", "reboot: Power down"):
                 if want not in log:
                     problems.append("no %r in %s" % (want, q.serial_log))
-            if name in ("uefi", "bios"):
+            if name in ("uefi", "bios", "data-late"):
                 # The stick's data partition is mounted, and what kvmbox
                 # logged is on the disk after the power-off.
                 if "data=/data" not in r["ready_line"]:
