@@ -111,4 +111,16 @@ int host_pci_bind_vfio(const struct host_pci_sys *sys, const char *bdf, struct h
 int host_pci_restore(const struct host_pci_sys *sys, const char *bdf, const struct host_pci_binding *saved,
 		     char *err, size_t errlen);
 
+/* Mediated devices (host_mdev.c). */
+#define HOST_MDEV_UUID_LEN 37
+/* "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001", lower case. 0 or -EINVAL. */
+int host_mdev_parse_uuid(const char *in, char out[HOST_MDEV_UUID_LEN]);
+/* An instance of parent's type: with uuid as given (or a new random one
+ * when uuid is ""), which uuid then holds. 0, or -errno with err saying why
+ * (-ENODEV no such parent, -ENOENT no such type, -ENOSPC none left). */
+int host_mdev_create(const struct host_pci_sys *sys, const char *parent, const char *type, char uuid[HOST_MDEV_UUID_LEN],
+		     char *err, size_t errlen);
+/* 0, or -errno with err (-ENODEV no such mdev, -EBUSY in use). */
+int host_mdev_remove(const struct host_pci_sys *sys, const char *uuid, char *err, size_t errlen);
+
 #endif

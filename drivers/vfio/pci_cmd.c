@@ -5,6 +5,9 @@
  *   kvmbox pci --json       the same as one JSON object
  *   kvmbox pci bind BDF     BDF and the rest of its IOMMU group to vfio-pci
  *   kvmbox pci unbind BDF   them back to their normal drivers
+ *   kvmbox pci mdev-create PARENT TYPE [UUID]
+ *                           an mdev instance; prints its UUID
+ *   kvmbox pci mdev-remove UUID
  *
  * A refusal (a device the appliance needs, no IOMMU, a group that is not
  * viable) is printed and exits 1; a usage error exits 2.
@@ -21,7 +24,9 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: kvmbox pci [--json]\n"
 		   "       kvmbox pci bind BDF      bind BDF and its IOMMU group to vfio-pci\n"
-		   "       kvmbox pci unbind BDF    give them back to their normal drivers\n");
+		   "       kvmbox pci unbind BDF    give them back to their normal drivers\n"
+		   "       kvmbox pci mdev-create PARENT TYPE [UUID]   make an mdev instance, print its UUID\n"
+		   "       kvmbox pci mdev-remove UUID                 remove one\n");
 }
 
 static int print_json(const struct host_pci_list *l)
@@ -138,6 +143,28 @@ static int pci_main(int argc, char **argv)
 	}
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		usage(stdout);
+		return 0;
+	}
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "mdev-create")) {
+		char uuid[HOST_MDEV_UUID_LEN] = "";
+		if (argc == 5)
+			snprintf(uuid, sizeof(uuid), "%.36s", argv[4]);
+		if (argc == 5 && strlen(argv[4]) != 36) {
+			fprintf(stderr, "kvmbox pci mdev-create: '%s' is not a UUID\n", argv[4]);
+			return 2;
+		}
+		if (host_mdev_create(NULL, argv[2], argv[3], uuid, err, sizeof(err)) < 0) {
+			fprintf(stderr, "kvmbox pci mdev-create: %s\n", err);
+			return 1;
+		}
+		printf("%s\n", uuid);
+		return 0;
+	}
+	if (argc == 3 && !strcmp(argv[1], "mdev-remove")) {
+		if (host_mdev_remove(NULL, argv[2], err, sizeof(err)) < 0) {
+			fprintf(stderr, "kvmbox pci mdev-remove: %s\n", err);
+			return 1;
+		}
 		return 0;
 	}
 	if (argc != 3 || (strcmp(argv[1], "bind") && strcmp(argv[1], "unbind"))) {

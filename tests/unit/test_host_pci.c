@@ -279,6 +279,37 @@ int main(void)
 	CHECK("host-pci failed bind probed", !strcmp(slurp("/sys/bus/pci/drivers_probe"), "0000:00:04.0"));
 	CHECK("host-pci saved state", saved.n == 1 && saved.group == 3 && !strcmp(saved.dev[0].bdf, "0000:00:04.0"));
 
+	/* mdev instances: the reasons come from sysfs, the write goes to the
+	 * type's "create" file (a plain file here: it keeps what was written). */
+	const char *types = "/sys/devices/virtual/mtty/mtty/mdev_supported_types";
+	put("", "%s/mtty-1/create", types);
+	char uuid[HOST_MDEV_UUID_LEN] = "";
+	r = host_mdev_create(&sys, "mtty", "mtty-1", uuid, err, sizeof(err));
+	CHECK("mdev create random uuid", r == 0 && strlen(uuid) == 36 && uuid[14] == '4' &&
+						 !strcmp(slurp("%s/mtty-1/create", types), uuid));
+	snprintf(uuid, sizeof(uuid), "83B8F4F2-509F-382F-3C1E-E6BFE0FA1001");
+	r = host_mdev_create(&sys, "mtty", "mtty-1", uuid, err, sizeof(err));
+	CHECK("mdev create given uuid", r == 0 && !strcmp(uuid, "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001") &&
+						!strcmp(slurp("%s/mtty-1/create", types), uuid));
+	uuid[0] = '\0';
+	r = host_mdev_create(&sys, "mtty", "mtty-9", uuid, err, sizeof(err));
+	CHECK("mdev missing type", r == -ENOENT && strstr(err, "mtty has no mdev type mtty-9"));
+	r = host_mdev_create(&sys, "gpu0", "mtty-1", uuid, err, sizeof(err));
+	CHECK("mdev missing parent", r == -ENODEV && strstr(err, "no mdev parent gpu0"));
+	r = host_mdev_create(&sys, "mtty", "../../x", uuid, err, sizeof(err));
+	CHECK("mdev path tricks refused", r == -EINVAL);
+	put("0\n", "%s/mtty-2/available_instances", types);
+	r = host_mdev_create(&sys, "mtty", "mtty-2", uuid, err, sizeof(err));
+	CHECK("mdev none left", r == -ENOSPC && strstr(err, "no instances of mtty/mtty-2 are left"));
+	snprintf(uuid, sizeof(uuid), "not-a-uuid");
+	r = host_mdev_create(&sys, "mtty", "mtty-1", uuid, err, sizeof(err));
+	CHECK("mdev bad uuid", r == -EINVAL && strstr(err, "not a UUID"));
+	put("", "/sys/bus/mdev/devices/83b8f4f2-509f-382f-3c1e-e6bfe0fa1001/remove");
+	r = host_mdev_remove(&sys, "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001", err, sizeof(err));
+	CHECK("mdev remove", r == 0 && !strcmp(slurp("/sys/bus/mdev/devices/83b8f4f2-509f-382f-3c1e-e6bfe0fa1001/remove"), "1"));
+	r = host_mdev_remove(&sys, "00000000-0000-4000-8000-000000000000", err, sizeof(err));
+	CHECK("mdev remove missing", r == -ENODEV && strstr(err, "no mdev"));
+
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
 	if (system(cmd) != 0)
