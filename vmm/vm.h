@@ -62,6 +62,12 @@ void vm_msi_route_free(struct vm *vm, int gsi);
 /* KVM_IRQFD: writing the eventfd efd raises gsi (edge) without a VM exit.
  * assign 0 unbinds. 0 or -errno. */
 int vm_irqfd(struct vm *vm, int efd, int gsi, int assign);
+/* The level-triggered kind, for a passed-through device's INTx on an IOAPIC
+ * pin: a write to efd asserts gsi and keeps it asserted until the guest's EOI,
+ * which deasserts it and signals rfd (the "resample" eventfd), so the owner
+ * can unmask the device's interrupt and let it fire again if still pending.
+ * assign 0 unbinds. 0 or -errno. */
+int vm_irqfd_resample(struct vm *vm, int efd, int rfd, int gsi, int assign);
 /* KVM_IOEVENTFD on an MMIO address: a guest write of len bytes (1, 2, 4 or 8;
  * 0: any length) to addr signals efd in the kernel, without a VM exit to
  * the VMM. assign 0 removes the same binding. 0 or -errno. */

@@ -1,29 +1,29 @@
-/* VFIO passthrough of host PCI functions: `kvmbox vmm --device BDF`.
+/* VFIO passthrough of host PCI functions and mdevs: `kvmbox vmm --device`.
  *
- * At VM build, for each configured address: the function's IOMMU group goes
- * to vfio-pci (host_pci_bind_vfio, nothing left half-bound on failure), a
- * type1 container gets the group and a DMA mapping of all guest RAM at its
- * guest-physical addresses (so the guest's physical addresses are the
- * device's DMA addresses), and the device is reset. The guest then sees a
- * pci_device on our bus built from the real config space (vfio_pci_cfg.c):
+ * At VM build, for each configured device: a PCI function's IOMMU group goes
+ * to vfio-pci (host_pci_bind_vfio, nothing left half-bound on failure); an
+ * mdev (given by UUID) is already on its vfio driver. Its group joins the
+ * VM's one container, which maps all guest RAM for DMA at guest-physical
+ * addresses (vfio_container.c), and the device is reset. The guest then sees
+ * a pci_device on our bus built from the real config space (vfio_pci_cfg.c):
  *
  *  - BARs with the real sizes and types. A BAR vfio lets us mmap is mapped
- *    into the guest with a KVM memory slot wherever the guest's BAR decodes,
- *    so MMIO costs no exit; any other BAR is trapped and forwarded to the
- *    device fd with pread/pwrite. The guest's BAR writes only ever reach our
- *    shadow, never the device.
- *  - COMMAND's I/O, memory, bus-master and INTx-disable bits are passed on.
- *  - MSI is emulated: when the guest enables it, the device's MSI (through
- *    VFIO_DEVICE_SET_IRQS) signals an eventfd that KVM turns into the
- *    guest's message with an irqfd on an MSI route, no VMM thread involved.
+ *    into the guest with KVM memory slots wherever the guest's BAR decodes,
+ *    so MMIO costs no exit, except the pages of the MSI-X table and PBA;
+ *    those, I/O BARs and BARs vfio will not map are trapped and forwarded
+ *    to the device fd with pread/pwrite (vfio_msix.c takes the table and
+ *    PBA). The guest's BAR writes only ever reach our shadow.
+ *  - COMMAND's I/O, memory and bus-master bits are passed on; INTx Disable
+ *    is emulated (vfio_irq.c), and STATUS's interrupt bit is the device's.
+ *  - INTx, MSI and MSI-X are routed eventfd -> KVM irqfd (vfio_irq.c,
+ *    vfio_msix.c).
+ *  - No ROM BAR: option ROMs are for firmware, and the guests here boot
+ *    without one; a guest driver that wants the ROM reads nothing.
  *
- * When the VMM exits (atexit), MSI is turned off, the device reset, every fd
- * and mapping closed, and the group given back to the drivers it had before
- * (host_pci_restore). A VMM killed with SIGKILL leaves the group on
- * vfio-pci; `kvmbox pci unbind` gives it back.
- *
- * Left for later: MSI-X (the capability is hidden), INTx, ROM, mdev, iommufd,
- * one container shared by several devices.
+ * When the VMM exits (atexit), interrupts are turned off, the device reset,
+ * every fd and mapping closed, and a PCI function's group given back to the
+ * drivers it had before (host_pci_restore). A VMM killed with SIGKILL leaves
+ * the group on vfio-pci; `kvmbox pci unbind` gives it back.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,33 +40,11 @@
 #include "device.h"
 #include "log.h"
 #include "vfio/host_pci.h"
+#include "vfio/vfio_dev.h"
 #include "vfio/vfio_pci.h"
 #include "vm.h"
 #include "vmm/config.h"
 #include "x86/guest_mem.h"
-
-struct vfio_bar {
-	struct vfio_pci *dev;
-	uint64_t size, offset;  /* the region in the device fd */
-	void *map;              /* the mmapped region, or NULL: trapped */
-	int slot;               /* the KVM memory slot while mapped, else -1 */
-};
-
-struct vfio_pci {
-	struct pci_device pci;
-	struct vm *vm;
-	char bdf[HOST_PCI_BDF_LEN];
-	char name[32];
-	int container, group, fd;
-	int bound;                      /* we moved the group to vfio-pci */
-	struct host_pci_binding saved;
-	uint64_t cfg_offset;
-	struct vfio_bar bar[PCI_NUM_BARS];
-	int can_reset;
-	unsigned msi_cap;
-	int msi_efd, msi_gsi, msi_on;
-	struct vfio_pci *next;
-};
 
 static struct vfio_pci *devices; /* for the exit path */
 
@@ -75,6 +53,8 @@ static struct vfio_pci *devices; /* for the exit path */
 static void bar_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
 {
 	struct vfio_bar *b = opaque;
+	if (vfio_msix_bar_access(b, off, data, size, 0))
+		return;
 	if (off + size > b->size || pread(b->dev->fd, data, size, (off_t)(b->offset + off)) != (ssize_t)size)
 		memset(data, 0xff, size);
 }
@@ -82,14 +62,21 @@ static void bar_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
 static void bar_write(void *opaque, uint64_t off, const uint8_t *data, unsigned size)
 {
 	struct vfio_bar *b = opaque;
+	uint8_t copy[8];
+	if (size <= sizeof(copy)) {
+		memcpy(copy, data, size);
+		if (vfio_msix_bar_access(b, off, copy, size, 1))
+			return;
+	}
 	if (off + size <= b->size && pwrite(b->dev->fd, data, size, (off_t)(b->offset + off)) != (ssize_t)size)
 		log_warn("%s: a write to a BAR failed: %s", b->dev->name, strerror(errno));
 }
 
 static const struct bus_ops bar_ops = { .read = bar_read, .write = bar_write };
 
-/* The guest moved the BAR or toggled decoding: move the memory slot with it.
- * Trapped BARs need nothing, the bus routes them. */
+/* The guest moved the BAR or toggled decoding: move the memory slots with
+ * it: the part before the trapped pages and the part after (either may be
+ * empty). Trapped BARs need nothing, the bus routes them. */
 static void cfg_bar_map(struct pci_device *d, int i, uint64_t old_addr, uint64_t new_addr)
 {
 	struct vfio_pci *v = d->opaque;
@@ -97,93 +84,50 @@ static void cfg_bar_map(struct pci_device *d, int i, uint64_t old_addr, uint64_t
 	(void)old_addr;
 	if (!b->map)
 		return;
-	if (b->slot >= 0) {
-		vm_unmap_device_memory(v->vm, b->slot);
-		b->slot = -1;
-	}
+	for (int k = 0; k < 2; k++)
+		if (b->slot[k] >= 0) {
+			vm_unmap_device_memory(v->vm, b->slot[k]);
+			b->slot[k] = -1;
+		}
 	if (new_addr == PCI_BAR_UNMAPPED)
 		return;
-	b->slot = vm_map_device_memory(v->vm, new_addr, b->size, b->map);
-	if (b->slot < 0) {
-		/* The bus still traps the BAR: slower, still right. */
-		log_warn("%s: BAR %d at %#llx: no memory slot (%s), accesses are trapped", v->name, i,
-			 (unsigned long long)new_addr, strerror(-b->slot));
-		b->slot = -1;
+	uint64_t lo = b->trap_lo, hi = b->trap_hi;
+	if (lo == hi) /* nothing trapped: one slot for all of it */
+		lo = hi = b->size;
+	uint64_t start[2] = { 0, hi }, len[2] = { lo, b->size - hi };
+	for (int k = 0; k < 2; k++) {
+		if (!len[k])
+			continue;
+		int slot = vm_map_device_memory(v->vm, new_addr + start[k], len[k], (uint8_t *)b->map + start[k]);
+		if (slot < 0) {
+			/* The bus still traps that part: slower, still right. */
+			log_warn("%s: BAR %d at %#llx: no memory slot (%s), accesses are trapped", v->name, i,
+				 (unsigned long long)(new_addr + start[k]), strerror(-slot));
+			slot = -1;
+		}
+		b->slot[k] = slot;
 	}
 }
 
 /* --- config space --- */
 
-static int set_msi_irq(struct vfio_pci *v, int efd)
-{
-	char buf[sizeof(struct vfio_irq_set) + sizeof(int32_t)];
-	struct vfio_irq_set *s = (struct vfio_irq_set *)buf;
-	memset(buf, 0, sizeof(buf));
-	s->argsz = sizeof(buf);
-	s->index = VFIO_PCI_MSI_IRQ_INDEX;
-	if (efd >= 0) {
-		s->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
-		s->count = 1;
-		memcpy(s->data, &efd, sizeof(efd));
-	} else {
-		/* count 0 with DATA_NONE turns the index off. */
-		s->argsz = sizeof(*s);
-		s->flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER;
-	}
-	return ioctl(v->fd, VFIO_DEVICE_SET_IRQS, s) < 0 ? -errno : 0;
-}
+#define CMD_PASS (PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER)
 
-/* vm_alive 0: the VM's KVM fd is already closed (the exit path runs after
- * vm_destroy), and its routes and slots went with it. */
-static void msi_off(struct vfio_pci *v, int vm_alive)
+/* STATUS's Interrupt Status bit is the device's: a guest driver sharing or
+ * masking INTx (Linux's vfio-pci and pci_check_and_mask_intx) reads it to
+ * tell whether the interrupt was its own. */
+static void cfg_read(struct pci_device *d, unsigned off, unsigned size)
 {
-	if (!v->msi_on)
+	struct vfio_pci *v = d->opaque;
+	if (!v->intx_pin || !vfio_cfg_overlaps(off, size, PCI_STATUS, 2))
 		return;
-	log_info("%s: MSI off", v->name);
-	set_msi_irq(v, -1);
-	if (vm_alive) {
-		vm_irqfd(v->vm, v->msi_efd, v->msi_gsi, 0);
-		vm_msi_route_free(v->vm, v->msi_gsi);
-	}
-	v->msi_gsi = -1;
-	v->msi_on = 0;
+	uint16_t real;
+	if (pread(v->fd, &real, 2, (off_t)(v->cfg_offset + PCI_STATUS)) != 2)
+		return;
+	uint16_t st = pci_cfg_read16(d, PCI_STATUS);
+	st = (uint16_t)((st & ~PCI_STATUS_INTERRUPT) | (real & PCI_STATUS_INTERRUPT));
+	pci_cfg_write16(d, PCI_STATUS, st);
 }
-
-/* The guest wrote the MSI capability: follow its enable bit and message. */
-static void msi_update(struct vfio_pci *v)
-{
-	struct vfio_msi m;
-	vfio_cfg_msi(&v->pci, v->msi_cap, &m);
-	if (!m.enabled) {
-		msi_off(v, 1);
-		return;
-	}
-	/* Re-routing an enabled vector (the guest moved its affinity) only
-	 * changes the route; the device keeps signalling the same eventfd. */
-	int gsi = vm_msi_route(v->vm, m.addr, m.data, v->msi_on ? v->msi_gsi : -1);
-	if (gsi < 0) {
-		log_warn("%s: MSI route: %s", v->name, strerror(-gsi));
-		return;
-	}
-	if (v->msi_on) {
-		log_debug("%s: MSI moved: message %#llx/%#x", v->name, (unsigned long long)m.addr, m.data);
-		return;
-	}
-	v->msi_gsi = gsi;
-	int r = vm_irqfd(v->vm, v->msi_efd, gsi, 1);
-	if (!r && (r = set_msi_irq(v, v->msi_efd)) < 0)
-		vm_irqfd(v->vm, v->msi_efd, gsi, 0);
-	if (r < 0) {
-		log_warn("%s: enabling MSI: %s", v->name, strerror(-r));
-		vm_msi_route_free(v->vm, gsi);
-		v->msi_gsi = -1;
-		return;
-	}
-	v->msi_on = 1;
-	log_info("%s: MSI on: GSI %d, message %#llx/%#x", v->name, gsi, (unsigned long long)m.addr, m.data);
-}
-
-#define CMD_PASS (PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE)
 
 static void cfg_write(struct pci_device *d, unsigned off, unsigned size)
 {
@@ -198,12 +142,15 @@ static void cfg_write(struct pci_device *d, unsigned off, unsigned size)
 			if (pwrite(v->fd, &real, 2, at) != 2)
 				log_warn("%s: writing COMMAND: %s", v->name, strerror(errno));
 		}
+		vfio_intx_command(v);
 	}
 	if (v->msi_cap && vfio_cfg_overlaps(off, size, v->msi_cap, 24))
-		msi_update(v);
+		vfio_msi_update(v);
+	if (v->msix.cap && vfio_cfg_overlaps(off, size, v->msix.cap + 2, 2))
+		vfio_msix_update(v);
 }
 
-static const struct pci_device_ops cfg_ops = { .config_write = cfg_write, .bar_map = cfg_bar_map };
+static const struct pci_device_ops cfg_ops = { .config_read = cfg_read, .config_write = cfg_write, .bar_map = cfg_bar_map };
 
 /* --- setup and teardown --- */
 
@@ -211,10 +158,10 @@ static const struct pci_device_ops cfg_ops = { .config_write = cfg_write, .bar_m
  * device, VFIO and the host's drivers are left to put right. */
 static void vfio_close(struct vfio_pci *v)
 {
-	msi_off(v, 0);
+	vfio_irq_close(v, 0);
 	for (int i = 0; i < PCI_NUM_BARS; i++) {
 		struct vfio_bar *b = &v->bar[i];
-		b->slot = -1;
+		b->slot[0] = b->slot[1] = -1;
 		/* An mmap holds the device open, and vfio-pci's unbind waits
 		 * for the last user: unmap before giving the group back. */
 		if (b->map)
@@ -226,17 +173,13 @@ static void vfio_close(struct vfio_pci *v)
 			ioctl(v->fd, VFIO_DEVICE_RESET);
 		close(v->fd);
 	}
-	if (v->msi_efd >= 0)
-		close(v->msi_efd);
-	if (v->group >= 0)
-		close(v->group);
-	if (v->container >= 0)
-		close(v->container);
-	v->fd = v->group = v->container = v->msi_efd = -1;
+	v->fd = -1;
+	vfio_group_put(v->group);
+	v->group = NULL;
 	if (v->bound) {
 		char err[256];
 		struct host_pci_sys sys = { 0 };
-		if (host_pci_restore(&sys, v->bdf, &v->saved, err, sizeof(err)) < 0)
+		if (host_pci_restore(&sys, v->id, &v->saved, err, sizeof(err)) < 0)
 			log_warn("%s: giving the group back: %s", v->name, err);
 		v->bound = 0;
 	}
@@ -248,82 +191,18 @@ static void vfio_exit(void)
 		vfio_close(v);
 }
 
-static int group_number(const char *bdf)
+/* The IOMMU group number of a PCI function or an mdev, from sysfs. */
+static int group_number(const struct vfio_pci *v)
 {
-	char p[128], t[PATH_MAX];
-	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/iommu_group", bdf);
+	char p[160], t[PATH_MAX];
+	snprintf(p, sizeof(p), v->is_mdev ? "/sys/bus/mdev/devices/%s/iommu_group" : "/sys/bus/pci/devices/%s/iommu_group",
+		 v->id);
 	ssize_t n = readlink(p, t, sizeof(t) - 1);
 	if (n < 0)
 		return -1;
 	t[n] = '\0';
 	const char *b = strrchr(t, '/');
 	return atoi(b ? b + 1 : t);
-}
-
-/* Container, group, IOMMU and the DMA mapping of all guest RAM. */
-static int open_container(struct vfio_pci *v)
-{
-	int g = group_number(v->bdf);
-	if (g < 0) {
-		log_error("%s: no IOMMU group (is the IOMMU on: intel_iommu=on or amd_iommu=on?)", v->name);
-		return -ENXIO;
-	}
-	if ((v->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC)) < 0) {
-		log_error("%s: /dev/vfio/vfio: %s", v->name, strerror(errno));
-		return -errno;
-	}
-	if (ioctl(v->container, VFIO_GET_API_VERSION) != VFIO_API_VERSION) {
-		log_error("%s: unknown VFIO API version", v->name);
-		return -EINVAL;
-	}
-	unsigned long type = ioctl(v->container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) > 0 ? VFIO_TYPE1v2_IOMMU
-		: ioctl(v->container, VFIO_CHECK_EXTENSION, VFIO_TYPE1_IOMMU) > 0		       ? VFIO_TYPE1_IOMMU
-												       : 0;
-	if (!type) {
-		log_error("%s: the kernel's VFIO has no type1 IOMMU", v->name);
-		return -ENOTSUP;
-	}
-	char path[64];
-	snprintf(path, sizeof(path), "/dev/vfio/%d", g);
-	if ((v->group = open(path, O_RDWR | O_CLOEXEC)) < 0) {
-		int e = errno;
-		log_error("%s: %s: %s%s", v->name, path, strerror(e),
-			  e == EBUSY ? " (the group is in use, by another VM?)" : "");
-		return -e;
-	}
-	struct vfio_group_status st = { .argsz = sizeof(st) };
-	if (ioctl(v->group, VFIO_GROUP_GET_STATUS, &st) < 0 || !(st.flags & VFIO_GROUP_FLAGS_VIABLE)) {
-		log_error("%s: IOMMU group %d is not viable: a member is on a driver other than vfio-pci", v->name, g);
-		return -EPERM;
-	}
-	if (ioctl(v->group, VFIO_GROUP_SET_CONTAINER, &v->container) < 0) {
-		log_error("%s: VFIO_GROUP_SET_CONTAINER: %s", v->name, strerror(errno));
-		return -errno;
-	}
-	if (ioctl(v->container, VFIO_SET_IOMMU, type) < 0) {
-		int e = errno;
-		log_error("%s: VFIO_SET_IOMMU: %s%s", v->name, strerror(e),
-			  e == EPERM ? " (no interrupt remapping: the IOMMU must offer it)" : "");
-		return -e;
-	}
-	const struct guest_mem *gm = vm_mem(v->vm);
-	for (unsigned i = 0; i < gm->nregions; i++) {
-		struct vfio_iommu_type1_dma_map map = {
-			.argsz = sizeof(map),
-			.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
-			.vaddr = (uint64_t)(uintptr_t)gm->region[i].hva,
-			.iova = gm->region[i].gpa,
-			.size = gm->region[i].size,
-		};
-		if (ioctl(v->container, VFIO_IOMMU_MAP_DMA, &map) < 0) {
-			int e = errno;
-			log_error("%s: DMA-mapping guest RAM %#llx+%#llx: %s%s", v->name, (unsigned long long)map.iova,
-				  (unsigned long long)map.size, strerror(e),
-				  e == ENOMEM ? " (locked-memory limit?)" : "");
-			return -e;
-		}
-	}
-	return 0;
 }
 
 static int region_info(struct vfio_pci *v, unsigned index, struct vfio_region_info *ri)
@@ -339,7 +218,7 @@ static int setup_bars(struct vfio_pci *v, const uint8_t *real)
 	for (int i = 0; i < PCI_NUM_BARS; i++) {
 		struct vfio_bar *b = &v->bar[i];
 		b->dev = v;
-		b->slot = -1;
+		b->slot[0] = b->slot[1] = -1;
 		int pf;
 		enum pci_bar_type type = vfio_cfg_bar_type(real, i, &pf);
 		struct vfio_region_info ri;
@@ -355,8 +234,9 @@ static int setup_bars(struct vfio_pci *v, const uint8_t *real)
 			return r;
 		}
 		/* A page or more that vfio lets us map goes straight to the
-		 * guest; vfio refuses this for BARs holding an MSI-X table,
-		 * which then stay trapped. */
+		 * guest (less the MSI-X pages, see cfg_bar_map). A kernel
+		 * that will not map a BAR holding the MSI-X table refuses
+		 * here, and the BAR stays trapped. */
 		if ((ri.flags & VFIO_REGION_INFO_FLAG_MMAP) && type != PCI_BAR_IO && ri.size >= 4096) {
 			void *p = mmap(NULL, ri.size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, (off_t)ri.offset);
 			if (p != MAP_FAILED)
@@ -364,22 +244,52 @@ static int setup_bars(struct vfio_pci *v, const uint8_t *real)
 			else
 				log_info("%s: BAR %d cannot be mmapped (%s): trapped", v->name, i, strerror(errno));
 		}
-		log_info("%s: BAR %d: %s, %#llx bytes%s, %s", v->name, i,
-			 type == PCI_BAR_IO ? "I/O" : type == PCI_BAR_MEM64 ? "64-bit memory" : "32-bit memory",
-			 (unsigned long long)ri.size, pf ? ", prefetchable" : "", b->map ? "mapped" : "trapped");
 	}
 	return 0;
 }
 
-static int vfio_pci_attach(struct vm *vm, const char *bdf, struct pci_bus *bus)
+static void log_bars(struct vfio_pci *v)
+{
+	for (int i = 0; i < PCI_NUM_BARS; i++) {
+		struct vfio_bar *b = &v->bar[i];
+		enum pci_bar_type type = v->pci.bar[i].type;
+		if (!b->size || type == PCI_BAR_NONE)
+			continue;
+		char how[96];
+		if (!b->map)
+			snprintf(how, sizeof(how), "trapped");
+		else if (b->trap_lo != b->trap_hi)
+			snprintf(how, sizeof(how), "mapped, MSI-X pages %#llx-%#llx trapped", (unsigned long long)b->trap_lo,
+				 (unsigned long long)b->trap_hi);
+		else
+			snprintf(how, sizeof(how), "mapped");
+		log_info("%s: BAR %d: %s, %#llx bytes%s, %s", v->name, i,
+			 type == PCI_BAR_IO ? "I/O" : type == PCI_BAR_MEM64 ? "64-bit memory" : "32-bit memory",
+			 (unsigned long long)b->size, v->pci.bar[i].prefetchable ? ", prefetchable" : "", how);
+	}
+}
+
+/* The device's INTx pin, when VFIO can route it. */
+static int intx_pin(struct vfio_pci *v, const uint8_t *real)
+{
+	struct vfio_irq_info info = { .argsz = sizeof(info), .index = VFIO_PCI_INTX_IRQ_INDEX };
+	if (!real[PCI_INTERRUPT_PIN] || real[PCI_INTERRUPT_PIN] > 4 ||
+	    ioctl(v->fd, VFIO_DEVICE_GET_IRQ_INFO, &info) < 0 || info.count < 1)
+		return 0;
+	return real[PCI_INTERRUPT_PIN];
+}
+
+static int vfio_pci_attach(struct vm *vm, const char *id, struct pci_bus *bus)
 {
 	struct vfio_pci *v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	v->vm = vm;
-	v->container = v->group = v->fd = v->msi_efd = v->msi_gsi = -1;
-	snprintf(v->bdf, sizeof(v->bdf), "%s", bdf);
-	snprintf(v->name, sizeof(v->name), "vfio %s", bdf);
+	v->fd = v->msi_efd = v->msi_gsi = v->intx_gsi = v->intx_efd = v->intx_rfd = -1;
+	pthread_mutex_init(&v->irq_lock, NULL);
+	snprintf(v->id, sizeof(v->id), "%s", id);
+	v->is_mdev = strlen(id) == 36; /* a UUID; a BDF is 12 characters */
+	snprintf(v->name, sizeof(v->name), "vfio %s", id);
 	/* Listed before anything can fail, so that the exit path undoes what
 	 * was done, whatever step failed. */
 	if (!devices)
@@ -387,19 +297,36 @@ static int vfio_pci_attach(struct vm *vm, const char *bdf, struct pci_bus *bus)
 	v->next = devices;
 	devices = v;
 
-	char err[512];
-	struct host_pci_sys sys = { 0 };
-	int r = host_pci_bind_vfio(&sys, bdf, &v->saved, err, sizeof(err));
-	if (r < 0) {
-		log_error("--device %s: %s", bdf, err);
-		return r;
+	char err[512], path[128];
+	int r;
+	if (v->is_mdev) {
+		snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s", id);
+		if (access(path, F_OK) < 0) {
+			log_error("--device %s: no such mdev (%s is missing; kvmbox pci lists the mdev types, "
+				  "kvmbox pci mdev-create makes an instance)",
+				  id, path);
+			return -ENODEV;
+		}
+	} else {
+		struct host_pci_sys sys = { 0 };
+		if ((r = host_pci_bind_vfio(&sys, id, &v->saved, err, sizeof(err))) < 0) {
+			log_error("--device %s: %s", id, err);
+			return r;
+		}
+		v->bound = 1;
 	}
-	v->bound = 1;
-	if ((r = open_container(v)) < 0)
+	int g = group_number(v);
+	if (g < 0) {
+		log_error("%s: no IOMMU group (is the IOMMU on: intel_iommu=on or amd_iommu=on?)", v->name);
+		return -ENXIO;
+	}
+	if ((r = vfio_group_get(v, g, &v->group)) < 0)
 		return r;
-	if ((v->fd = ioctl(v->group, VFIO_GROUP_GET_DEVICE_FD, v->bdf)) < 0) {
-		log_error("%s: VFIO_GROUP_GET_DEVICE_FD: %s", v->name, strerror(errno));
-		return -errno;
+	if ((v->fd = ioctl(vfio_group_fd(v->group), VFIO_GROUP_GET_DEVICE_FD, v->id)) < 0) {
+		int e = errno;
+		log_error("%s: VFIO_GROUP_GET_DEVICE_FD: %s%s", v->name, strerror(e),
+			  e == EBUSY ? " (the device is in use by another VM)" : "");
+		return -e;
 	}
 	struct vfio_device_info di = { .argsz = sizeof(di) };
 	if (ioctl(v->fd, VFIO_DEVICE_GET_INFO, &di) < 0 || !(di.flags & VFIO_DEVICE_FLAGS_PCI)) {
@@ -419,22 +346,35 @@ static int vfio_pci_attach(struct vm *vm, const char *bdf, struct pci_bus *bus)
 		return -EIO;
 	}
 	v->cfg_offset = ri.offset;
-	v->msi_cap = vfio_cfg_init(&v->pci, v->name, real, sizeof(real));
+	unsigned msix_cap;
+	v->msi_cap = vfio_cfg_init(&v->pci, v->name, real, sizeof(real), &msix_cap);
 	v->pci.ops = &cfg_ops;
 	v->pci.opaque = v;
 	if ((r = setup_bars(v, real)) < 0)
 		return r;
+	if (msix_cap && vfio_msix_setup(v, msix_cap) < 0) {
+		/* Hide it again: the driver falls back to MSI or INTx. */
+		vfio_msix_close(v);
+		memset(&v->msix, 0, sizeof(v->msix));
+		vfio_cfg_init(&v->pci, v->name, real, sizeof(real), NULL);
+		if ((r = setup_bars(v, real)) < 0)
+			return r;
+	}
+	log_bars(v);
 	if (v->msi_cap && (v->msi_efd = eventfd(0, EFD_CLOEXEC)) < 0) {
 		log_error("%s: eventfd: %s", v->name, strerror(errno));
 		return -errno;
 	}
+	v->intx_pin = intx_pin(v, real);
+	pci_set_intx_pin(&v->pci, (unsigned)v->intx_pin);
 	if ((r = pci_register(bus, &v->pci, -1)) < 0) {
 		log_error("%s: no room on the PCI bus: %s", v->name, strerror(-r));
 		return r;
 	}
-	log_info("%s: %04x:%04x passed through at 00:%02x.0%s", v->name, pci_cfg_read16(&v->pci, PCI_VENDOR_ID),
-		 pci_cfg_read16(&v->pci, PCI_DEVICE_ID), r, v->msi_cap ? ", MSI" : "");
-	return 0;
+	log_info("%s: %04x:%04x passed through at 00:%02x.0%s%s%s", v->name, pci_cfg_read16(&v->pci, PCI_VENDOR_ID),
+		 pci_cfg_read16(&v->pci, PCI_DEVICE_ID), r, v->intx_pin ? ", INTx" : "", v->msi_cap ? ", MSI" : "",
+		 v->msix.cap ? ", MSI-X" : "");
+	return vfio_intx_setup(v);
 }
 
 static int vfio_pci_create(struct vm *vm)

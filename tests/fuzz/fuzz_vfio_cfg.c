@@ -27,7 +27,7 @@ static void check_chain(void)
 	while (off) {
 		uint8_t id = pci_cfg_read8(&dev, off);
 		if (off < PCI_CAP_START || off > 0xfc || ++n > 48 ||
-		    (id != PCI_CAP_ID_PM && id != PCI_CAP_ID_EXP && id != PCI_CAP_ID_MSI))
+		    (id != PCI_CAP_ID_PM && id != PCI_CAP_ID_EXP && id != PCI_CAP_ID_MSI && id != PCI_CAP_ID_MSIX))
 			abort();
 		off = pci_cfg_read8(&dev, off + 1);
 	}
@@ -42,7 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	struct pci_bus_config c = pci_bus_config_x86(NULL, NULL);
 	if (pci_bus_init(&pbus, &pio, &mmio, &c) < 0)
 		abort();
-	unsigned msi = vfio_cfg_init(&dev, "fuzz", real, sizeof(real));
+	unsigned msix;
+	unsigned msi = vfio_cfg_init(&dev, "fuzz", real, sizeof(real), &msix);
 	if (msi && (msi < PCI_CAP_START || msi > 0xfc || pci_cfg_read8(&dev, msi) != PCI_CAP_ID_MSI))
 		abort();
 	for (int i = 0; i < PCI_NUM_BARS; i++) {
@@ -54,6 +55,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	int slot = pci_register(&pbus, &dev, -1);
 	if (slot < 0)
 		abort();
+	/* MSI-X: a layout is only accepted inside the BARs; then the table
+	 * takes the same operations a guest would make. */
+	struct vfio_msix_layout l;
+	static uint8_t table[2048 * 16];
+	if (msix && vfio_cfg_msix(&dev, msix, &l) == 0) {
+		const struct pci_bar *tb = &dev.bar[l.table_bar];
+		if (l.nvec < 1 || l.nvec > 2048 || l.table_off + l.nvec * 16ull > tb->size || tb->type == PCI_BAR_IO)
+			abort();
+		memset(table, 0, l.nvec * 16u);
+		for (size_t i = sizeof(real); i + 10 <= len; i += 10) {
+			uint8_t v[8];
+			memcpy(v, data + i + 2, 8);
+			unsigned size = 1u << (data[i] & 3), first, last;
+			uint64_t off = (uint64_t)data[i + 1] * 4 % (l.nvec * 16u + 16);
+			if (vfio_msix_table_access(table, l.nvec, off, v, size, data[i] & 4, &first, &last) == 0 &&
+			    (first > last || last >= l.nvec))
+				abort();
+		}
+		for (unsigned i = 0; i < l.nvec; i++)
+			if (table[16 * i + 12] > 1 || table[16 * i + 13] || table[16 * i + 14] || table[16 * i + 15])
+				abort();
+	}
 	uint32_t ids = pci_cfg_read32(&dev, PCI_VENDOR_ID);
 	check_chain();
 	size_t start = len < sizeof(real) ? len : sizeof(real);

@@ -58,7 +58,7 @@ int main(void)
 
 	struct pci_bus_config c = pci_bus_config_x86(NULL, NULL);
 	CHECK("bus-init", pci_bus_init(&pbus, &pio, &mmio, &c) == 0);
-	unsigned msi = vfio_cfg_init(&dev, "t", real, sizeof(real));
+	unsigned msi = vfio_cfg_init(&dev, "t", real, sizeof(real), NULL);
 	CHECK("msi-found", msi == 0x50);
 	CHECK("bar0-define", pci_bar_define(&dev, 0, PCI_BAR_MEM32, 0x100000, 0, NULL, NULL) == 0);
 	CHECK("bar2-define", pci_bar_define(&dev, 2, PCI_BAR_MEM64, 1ULL << 32, 1, NULL, NULL) == 0);
@@ -102,6 +102,76 @@ int main(void)
 	CHECK("pm-read-only", (cw(0x84, 2, 0x0003), cr(0x84, 2) == 0));
 	CHECK("overlaps", vfio_cfg_overlaps(0x50, 4, 0x52, 2) && !vfio_cfg_overlaps(0x10, 4, 0x4, 2) &&
 				  vfio_cfg_overlaps(0x4, 1, 0x4, 2));
-	CHECK("short-config", vfio_cfg_init(&dev, "t", real, 64) == 0);
+	unsigned msix = 1;
+	CHECK("short-config", vfio_cfg_init(&dev, "t", real, 64, &msix) == 0 && msix == 0);
+
+	/* MSI-X, for a caller that emulates it: 4 vectors, enabled by the
+	 * host (must not show), the table at BAR0+0x2000, the PBA at
+	 * BAR0+0x3000. */
+	put16(0x42, 0x8003);
+	put32(0x44, 0x2000);
+	put32(0x48, 0x3000);
+	static struct pci_device dx;
+	struct pci_bus xbus;
+	struct bus xpio, xmmio;
+	memset(&xpio, 0, sizeof(xpio));
+	memset(&xmmio, 0, sizeof(xmmio));
+	CHECK("msix-bus-init", pci_bus_init(&xbus, &xpio, &xmmio, &c) == 0);
+	vfio_cfg_init(&dx, "x", real, sizeof(real), &msix);
+	CHECK("msix-found", msix == 0x40 && pci_cap_find(&dx, PCI_CAP_ID_MSIX) == 0x40);
+	CHECK("msix-chain", pci_cfg_read8(&dx, PCI_CAPABILITY_LIST) == 0x40 && pci_cfg_read8(&dx, 0x41) == 0x50);
+	CHECK("msix-off-at-start", pci_cfg_read16(&dx, 0x42) == 0x0003);
+	struct vfio_msix_layout l;
+	CHECK("msix-layout-needs-bar", vfio_cfg_msix(&dx, msix, &l) < 0);
+	CHECK("msix-bar0", pci_bar_define(&dx, 0, PCI_BAR_MEM32, 0x4000, 0, NULL, NULL) == 0);
+	CHECK("msix-layout", vfio_cfg_msix(&dx, msix, &l) == 0 && l.nvec == 4 && l.table_bar == 0 &&
+				     l.table_off == 0x2000 && l.pba_bar == 0 && l.pba_off == 0x3000);
+	int slot = pci_register(&xbus, &dx, -1);
+	CHECK("msix-register", slot > 0);
+	pci_config_write(&xbus, 0, (unsigned)slot, 0, 0x42, 2, 0xffff);
+	int en, fm;
+	vfio_msix_flags(&dx, msix, &en, &fm);
+	CHECK("msix-enable-and-mask-writable", pci_config_read(&xbus, 0, (unsigned)slot, 0, 0x42, 2) == 0xc003 && en && fm);
+	pci_config_write(&xbus, 0, (unsigned)slot, 0, 0x44, 4, 0x12340005);
+	CHECK("msix-table-offset-read-only", pci_config_read(&xbus, 0, (unsigned)slot, 0, 0x44, 4) == 0x2000);
+	/* A table that would run past its BAR, or a BAR that is I/O. */
+	put32(0x44, 0x3ff8);
+	vfio_cfg_init(&dx, "x", real, sizeof(real), &msix);
+	pci_bar_define(&dx, 0, PCI_BAR_MEM32, 0x4000, 0, NULL, NULL);
+	CHECK("msix-table-past-bar", vfio_cfg_msix(&dx, msix, &l) < 0);
+	put32(0x44, 0x2004); /* BIR 4: the I/O BAR */
+	vfio_cfg_init(&dx, "x", real, sizeof(real), &msix);
+	pci_bar_define(&dx, 4, PCI_BAR_IO, 64, 0, NULL, NULL);
+	CHECK("msix-table-in-io-bar", vfio_cfg_msix(&dx, msix, &l) < 0);
+	put32(0x44, 0x2007); /* BIR 7: reserved */
+	vfio_cfg_init(&dx, "x", real, sizeof(real), &msix);
+	CHECK("msix-reserved-bir", vfio_cfg_msix(&dx, msix, &l) < 0);
+
+	/* The emulated table. */
+	uint8_t table[4 * 16] = { 0 }, b[8];
+	unsigned first, last;
+	uint32_t w = 0xfee01000;
+	memcpy(b, &w, 4);
+	CHECK("table-write-addr", vfio_msix_table_access(table, 4, 16, b, 4, 1, &first, &last) == 0 && first == 1 &&
+					  last == 1);
+	w = 0x4041;
+	memcpy(b, &w, 4);
+	vfio_msix_table_access(table, 4, 24, b, 4, 1, &first, &last);
+	w = 0xffffffff;
+	memcpy(b, &w, 4);
+	vfio_msix_table_access(table, 4, 28, b, 4, 1, &first, &last);
+	CHECK("table-ctrl-reserved-bits", table[28] == 1 && table[29] == 0 && table[30] == 0 && table[31] == 0);
+	struct vfio_msi mm;
+	int masked;
+	vfio_msix_entry(table, 1, &mm, &masked);
+	CHECK("table-entry", mm.addr == 0xfee01000 && mm.data == 0x4041 && masked);
+	memset(b, 0, 8);
+	CHECK("table-read-8", vfio_msix_table_access(table, 4, 16, b, 8, 0, &first, &last) == 0 && b[1] == 0x10 &&
+				      b[3] == 0xfe);
+	CHECK("table-straddle", vfio_msix_table_access(table, 4, 60, b, 8, 0, &first, &last) < 0);
+	CHECK("table-past-end", vfio_msix_table_access(table, 4, 64, b, 4, 1, &first, &last) < 0);
+	CHECK("table-two-vectors", vfio_msix_table_access(table, 4, 12, b, 8, 0, &first, &last) == 0 && first == 0 &&
+					   last == 1);
+	CHECK("pba-len", vfio_msix_pba_len(1) == 8 && vfio_msix_pba_len(64) == 8 && vfio_msix_pba_len(65) == 16);
 	return CHECK_DONE();
 }

@@ -132,6 +132,22 @@ static void test_devices(void)
 	char *hvc[] = { "vmm", "--kernel", "/k", "--no-hvc", "--console-input", "hvc" };
 	CHECK("dev hvc input without hvc", args(&c, err, sizeof(err), 6, hvc) < 0 && strstr(err, "--no-hvc"));
 
+	/* Passthrough: PCI addresses (short form too) and mdev UUIDs, also
+	 * as their sysfs path. */
+	char *pd[] = { "vmm", "--kernel", "/k", "--device", "00:03.0", "--device",
+		       "/sys/bus/mdev/devices/83B8F4F2-509F-382F-3C1E-E6BFE0FA1001", "--device", "0000:00:04.0" };
+	CHECK("dev passthrough parse", args(&c, err, sizeof(err), 9, pd) == 0 && c.npcidevs == 3 &&
+					       !strcmp(c.pcidevs[0], "0000:00:03.0") &&
+					       !strcmp(c.pcidevs[1], "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001") &&
+					       !strcmp(c.pcidevs[2], "0000:00:04.0"));
+	char *pdup[] = { "vmm", "--kernel", "/k", "--device", "mdev=83b8f4f2-509f-382f-3c1e-e6bfe0fa1001", "--device",
+			 "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001" };
+	CHECK("dev passthrough twice", args(&c, err, sizeof(err), 7, pdup) < 0 && strstr(err, "given twice"));
+	char *pbad[] = { "vmm", "--kernel", "/k", "--device", "83b8f4f2-509f-382f-3c1e-e6bfe0fa100" };
+	CHECK("dev passthrough bad uuid", args(&c, err, sizeof(err), 5, pbad) < 0 && strstr(err, "neither a PCI address"));
+	char *pbad2[] = { "vmm", "--kernel", "/k", "--device", "83b8f4f2x509f-382f-3c1e-e6bfe0fa1001" };
+	CHECK("dev passthrough bad uuid dash", args(&c, err, sizeof(err), 5, pbad2) < 0);
+
 	const char *js = "{\"kernel\": \"/k\", \"hvc\": false, \"disks\": [{\"path\": \"/a\", \"readonly\": true, "
 			 "\"block-size\": 4096}, \"/b,serial=S2\"], \"nics\": [{\"bridge\": \"br1\", \"queues\": 1}]}";
 	vmm_config_defaults(&c);

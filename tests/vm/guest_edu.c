@@ -11,13 +11,19 @@
  *   KVMBOX-GUEST: edu-factorial ok | ... bad N
  *   KVMBOX-GUEST: edu-dma ok | ... bad WHY
  *   KVMBOX-GUEST: edu-msi ok | ... bad WHY
+ *   KVMBOX-GUEST: edu-intx ok | ... bad WHY
  * and exits 0 when all went well.
  *
  * With kvmbox.vfio=e1000e on the command line it checks a passed-through
  * e1000e (8086:10d3) instead: the guest's own driver binds to it, and eth0
  * comes up with a link:
  *   KVMBOX-GUEST: e1000e-driver ok IFNAME | ... bad WHY
- *   KVMBOX-GUEST: e1000e-link ok | ... bad WHY */
+ *   KVMBOX-GUEST: e1000e-link ok | ... bad WHY
+ * With kvmbox.vfio=both, the edu checks and then those of an mdev instance
+ * of the kernel's mtty sample: two devices in one VM. The mtty is a PCI
+ * 16550 (4348:3253) whose I/O BAR the VMM traps and forwards to the mdev:
+ *   KVMBOX-GUEST: mtty-found ok BDF | mtty-found none
+ *   KVMBOX-GUEST: mtty-uart ok | ... bad WHY */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -163,6 +169,11 @@ static int check_dma(char *why, size_t size)
 	return 0;
 }
 
+/* The guest's vfio device fd and BAR0's offset in it, once check_msi has
+ * opened them; check_intx uses them too. */
+static int vdev = -1;
+static uint64_t vbar0;
+
 /* The MSI: the guest's vfio-pci in no-IOMMU mode enables it on our emulated
  * MSI capability, edu raises it, and it must arrive on the eventfd. */
 static int check_msi(const char *bdf, char *why, size_t size)
@@ -206,6 +217,8 @@ static int check_msi(const char *bdf, char *why, size_t size)
 		snprintf(why, size, "device fd: %s", strerror(errno));
 		return -1;
 	}
+	vdev = dev;
+	vbar0 = ri.offset;
 	/* The MSI is a memory write by the device: it needs bus mastering,
 	 * which binding to vfio-pci turned off again. */
 	struct vfio_region_info ci = { .argsz = sizeof(ci), .index = VFIO_PCI_CONFIG_REGION_INDEX };
@@ -271,6 +284,81 @@ static int check_msi(const char *bdf, char *why, size_t size)
 			cnt = 0;
 		int n = snprintf(why + len, size - len, "%sround %d: %llu interrupt(s) after %.1f ms", round ? ", " : "",
 				 round, (unsigned long long)cnt, ms);
+		len += n > 0 && (size_t)n < size - len ? (size_t)n : 0;
+	}
+	return 0;
+}
+
+/* INTx: with MSI off again, the guest's vfio-pci takes edu's INTx (our
+ * emulated pin, routed to an IOAPIC pin by a resampling irqfd). Each round
+ * raises edu's interrupt, waits for it, acknowledges it at edu and unmasks
+ * at vfio, as an INTx driver does; the second round only arrives when the
+ * first one's EOI went back to the device (the resample path). Exactly one
+ * interrupt per round: the line is level-triggered and masked until
+ * unmasked, so more would mean a storm. */
+static int check_intx(char *why, size_t size)
+{
+	if (vdev < 0) {
+		snprintf(why, size, "no vfio device (the MSI check failed first)");
+		return -1;
+	}
+	char buf[sizeof(struct vfio_irq_set) + sizeof(int32_t)];
+	struct vfio_irq_set *s = (struct vfio_irq_set *)buf;
+	memset(buf, 0, sizeof(buf));
+	s->argsz = sizeof(*s);
+	s->index = VFIO_PCI_MSI_IRQ_INDEX;
+	s->flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER;
+	ioctl(vdev, VFIO_DEVICE_SET_IRQS, s);
+	int efd = eventfd(0, EFD_CLOEXEC);
+	s->argsz = sizeof(buf);
+	s->index = VFIO_PCI_INTX_IRQ_INDEX;
+	s->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+	s->count = 1;
+	memcpy(s->data, &efd, sizeof(efd));
+	if (ioctl(vdev, VFIO_DEVICE_SET_IRQS, s) < 0) {
+		snprintf(why, size, "VFIO_DEVICE_SET_IRQS (INTx): %s", strerror(errno));
+		return -1;
+	}
+	size_t len = 0;
+	for (int round = 0; round < 2; round++) {
+		uint32_t v = 0x2;
+		double t0 = now();
+		if (pwrite(vdev, &v, 4, (off_t)(vbar0 + EDU_IRQ_RAISE)) != 4) {
+			snprintf(why, size, "raising: %s", strerror(errno));
+			return -1;
+		}
+		struct pollfd pfd = { .fd = efd, .events = POLLIN };
+		int r = poll(&pfd, 1, 10000);
+		double ms = (now() - t0) * 1000;
+		/* Let a storm show before counting, then quiet the device. */
+		usleep(50 * 1000);
+		uint64_t cnt = 0;
+		if (r == 1 && read(efd, &cnt, 8) != 8)
+			cnt = 0;
+		uint32_t st = 0;
+		if (pread(vdev, &st, 4, (off_t)(vbar0 + EDU_IRQ_STATUS)) != 4)
+			st = ~0u;
+		pwrite(vdev, &st, 4, (off_t)(vbar0 + EDU_IRQ_ACK));
+		memset(buf, 0, sizeof(buf));
+		s->argsz = sizeof(*s);
+		s->index = VFIO_PCI_INTX_IRQ_INDEX;
+		s->flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK;
+		s->count = 1;
+		ioctl(vdev, VFIO_DEVICE_SET_IRQS, s);
+		if (r != 1 || cnt != 1) {
+			char ints[4096], line[256] = "no vfio line in /proc/interrupts";
+			read_file("/proc/interrupts", ints, sizeof(ints));
+			const char *l = strstr(ints, "vfio");
+			if (l) {
+				while (l > ints && l[-1] != '\n')
+					l--;
+				snprintf(line, sizeof(line), "%.*s", (int)strcspn(l, "\n"), l);
+			}
+			snprintf(why + len, size - len, "round %d: %s (irq status %#x; %s)", round,
+				 r != 1 ? "no interrupt in 10 s" : "more than one interrupt", st, line);
+			return -1;
+		}
+		int n = snprintf(why + len, size - len, "%sround %d: 1 interrupt after %.1f ms", round ? ", " : "", round, ms);
 		len += n > 0 && (size_t)n < size - len ? (size_t)n : 0;
 	}
 	return 0;
@@ -354,6 +442,42 @@ static int check_e1000e(void)
 	return 0;
 }
 
+/* The mtty mdev: its BAR0 is a 16550's eight I/O ports. The scratch
+ * register keeps what is written; the line status register says the
+ * transmitter is empty. Through sysfs's resource0 for the I/O BAR. */
+static int check_mtty(void)
+{
+	char bdf[64], p[256];
+	if (!find_dev("0x4348", "0x3253", bdf, sizeof(bdf))) {
+		say("mtty-found none");
+		return 1;
+	}
+	say("mtty-found ok %s", bdf);
+	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/resource0", bdf);
+	int fd = open(p, O_RDWR);
+	if (fd < 0 || enable_device(bdf) < 0) {
+		say("mtty-uart bad: %s: %s", p, strerror(errno));
+		return 1;
+	}
+	int bad = 0;
+	char why[256] = "";
+	for (unsigned v = 0x5a; v <= 0xa5 && !bad; v += 0x4b) {
+		uint8_t w = (uint8_t)v, r = 0;
+		if (pwrite(fd, &w, 1, 7) != 1 || pread(fd, &r, 1, 7) != 1 || r != w) {
+			snprintf(why, sizeof(why), "scratch register: wrote %#x, read %#x (%s)", w, r, strerror(errno));
+			bad = 1;
+		}
+	}
+	uint8_t lsr = 0;
+	if (!bad && (pread(fd, &lsr, 1, 5) != 1 || !(lsr & 0x20))) {
+		snprintf(why, sizeof(why), "line status %#x: transmitter not empty", lsr);
+		bad = 1;
+	}
+	close(fd);
+	say("mtty-uart %s %s", bad ? "bad:" : "ok", bad ? why : "");
+	return bad;
+}
+
 int main(void)
 {
 	char bdf[64], p[256], why[512];
@@ -399,5 +523,11 @@ int main(void)
 	r = check_msi(bdf, why, sizeof(why));
 	bad += r < 0;
 	say("edu-msi %s %s", r < 0 ? "bad" : "ok", why);
+
+	r = check_intx(why, sizeof(why));
+	bad += r < 0;
+	say("edu-intx %s %s", r < 0 ? "bad" : "ok", why);
+	if (strstr(cmdline, "kvmbox.vfio=both"))
+		bad += check_mtty();
 	return bad ? 1 : 0;
 }

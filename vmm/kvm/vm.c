@@ -192,6 +192,18 @@ int vm_irqfd(struct vm *vm, int efd, int gsi, int assign)
 	return ioctl(vm->vm_fd, KVM_IRQFD, &f) < 0 ? -errno : 0;
 }
 
+int vm_irqfd_resample(struct vm *vm, int efd, int rfd, int gsi, int assign)
+{
+	struct kvm_irqfd f = { .fd = (uint32_t)efd, .gsi = (uint32_t)gsi };
+	if (assign) {
+		f.flags = KVM_IRQFD_FLAG_RESAMPLE;
+		f.resamplefd = (uint32_t)rfd;
+	} else {
+		f.flags = KVM_IRQFD_FLAG_DEASSIGN;
+	}
+	return ioctl(vm->vm_fd, KVM_IRQFD, &f) < 0 ? -errno : 0;
+}
+
 int vm_ioeventfd(struct vm *vm, int efd, uint64_t addr, unsigned len, int assign)
 {
 	struct kvm_ioeventfd e = { .addr = addr, .len = len, .fd = efd, .flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN };

@@ -20,7 +20,7 @@ enum serial_kind { SERIAL_STDIO, SERIAL_SOCKET, SERIAL_NONE };
 #define VMM_NIC_MAX_QUEUES 8   /* queue pairs per NIC */
 #define VMM_IFNAME_MAX 16      /* IFNAMSIZ, with the NUL */
 #define VMM_MAX_PCI_DEVS 8     /* --device: host PCI functions passed through */
-#define VMM_BDF_MAX 16         /* "0000:00:1f.3" and its NUL */
+#define VMM_BDF_MAX 40         /* "0000:00:1f.3", or an mdev UUID, and its NUL */
 
 /* One virtio-blk disk: --disk PATH[,readonly][,serial=S][,block-size=N][,discard=off]
  * or {"path": ..., "readonly": false, "serial": "...", "block-size": 512,
@@ -62,7 +62,7 @@ struct vmm_config {
 	struct vmm_disk disks[VMM_MAX_DISKS];
 	unsigned nnics;
 	struct vmm_nic nics[VMM_MAX_NICS];
-	unsigned npcidevs;      /* --device BDF / "devices": host PCI functions passed through with VFIO */
+	unsigned npcidevs;      /* --device BDF|UUID / "devices": host PCI functions or mdevs passed through with VFIO */
 	char pcidevs[VMM_MAX_PCI_DEVS][VMM_BDF_MAX];
 	enum serial_kind serial;
 	char serial_path[108];  /* unix socket path for SERIAL_SOCKET */

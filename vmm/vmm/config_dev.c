@@ -2,6 +2,7 @@
  * and the "disks" / "nics" arrays of a JSON config. Both forms go through
  * one key/value setter per kind, so they accept exactly the same things and
  * say the same thing when a value is wrong. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -235,12 +236,40 @@ int vmm_config_add_nic(struct vmm_config *c, const char *spec, char *err, size_t
 	return 0;
 }
 
-int vmm_config_add_pci(struct vmm_config *c, const char *bdf, char *err, size_t errlen)
+/* An mdev instance: its UUID, alone or as its sysfs path. Lower case, as
+ * sysfs names it. 0 or -EINVAL. */
+static int parse_mdev(const char *in, char out[VMM_BDF_MAX])
 {
-	char norm[HOST_PCI_BDF_LEN];
+	static const char prefix[] = "/sys/bus/mdev/devices/";
+	if (!strncmp(in, prefix, sizeof(prefix) - 1))
+		in += sizeof(prefix) - 1;
+	else if (!strncmp(in, "mdev=", 5))
+		in += 5;
+	size_t n = strlen(in);
+	if (n && in[n - 1] == '/')
+		n--;
+	if (n != 36)
+		return -EINVAL;
+	for (size_t i = 0; i < 36; i++) {
+		char ch = in[i];
+		int dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? ch != '-' : !isxdigit((unsigned char)ch))
+			return -EINVAL;
+		out[i] = (char)tolower((unsigned char)ch);
+	}
+	out[36] = '\0';
+	return 0;
+}
+
+int vmm_config_add_pci(struct vmm_config *c, const char *dev, char *err, size_t errlen)
+{
+	char norm[VMM_BDF_MAX];
 	_Static_assert(HOST_PCI_BDF_LEN <= VMM_BDF_MAX, "a BDF fits the config");
-	if (host_pci_parse_bdf(bdf, norm) < 0) {
-		snprintf(err, errlen, "device '%.40s' is not a PCI address such as 0000:00:03.0", bdf);
+	if (host_pci_parse_bdf(dev, norm) < 0 && parse_mdev(dev, norm) < 0) {
+		snprintf(err, errlen,
+			 "device '%.60s' is neither a PCI address such as 0000:00:03.0 nor an mdev UUID "
+			 "(or /sys/bus/mdev/devices/UUID)",
+			 dev);
 		return -EINVAL;
 	}
 	if (c->npcidevs >= VMM_MAX_PCI_DEVS) {
