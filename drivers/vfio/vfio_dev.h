@@ -54,6 +54,7 @@ struct vfio_pci {
 	struct vfio_group *group;
 	int fd;
 	int bound;      /* we moved the group to vfio-pci */
+	int keep;       /* release=off: it stays there when the VM stops */
 	struct host_pci_binding saved;
 	uint64_t cfg_offset;
 	struct vfio_bar bar[PCI_NUM_BARS];

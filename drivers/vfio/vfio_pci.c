@@ -176,6 +176,10 @@ static void vfio_close(struct vfio_pci *v)
 	v->fd = -1;
 	vfio_group_put(v->group);
 	v->group = NULL;
+	if (v->bound && v->keep) {
+		log_info("%s: left on vfio-pci (release=off)", v->name);
+		v->bound = 0;
+	}
 	if (v->bound) {
 		char err[256];
 		struct host_pci_sys sys = { 0 };
@@ -279,12 +283,13 @@ static int intx_pin(struct vfio_pci *v, const uint8_t *real)
 	return real[PCI_INTERRUPT_PIN];
 }
 
-static int vfio_pci_attach(struct vm *vm, const char *id, struct pci_bus *bus)
+static int vfio_pci_attach(struct vm *vm, const char *id, int keep, struct pci_bus *bus)
 {
 	struct vfio_pci *v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	v->vm = vm;
+	v->keep = keep;
 	v->fd = v->msi_efd = v->msi_gsi = v->intx_gsi = v->intx_efd = v->intx_rfd = -1;
 	pthread_mutex_init(&v->irq_lock, NULL);
 	snprintf(v->id, sizeof(v->id), "%s", id);
@@ -388,7 +393,7 @@ static int vfio_pci_create(struct vm *vm)
 		return -ENODEV;
 	}
 	for (unsigned i = 0; i < c->npcidevs; i++) {
-		int r = vfio_pci_attach(vm, c->pcidevs[i], bus);
+		int r = vfio_pci_attach(vm, c->pcidevs[i], c->pcidev_keep[i], bus);
 		if (r < 0)
 			return r;
 	}

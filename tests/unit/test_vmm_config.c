@@ -147,6 +147,12 @@ static void test_devices(void)
 	CHECK("dev passthrough bad uuid", args(&c, err, sizeof(err), 5, pbad) < 0 && strstr(err, "neither a PCI address"));
 	char *pbad2[] = { "vmm", "--kernel", "/k", "--device", "83b8f4f2x509f-382f-3c1e-e6bfe0fa1001" };
 	CHECK("dev passthrough bad uuid dash", args(&c, err, sizeof(err), 5, pbad2) < 0);
+	char *prel[] = { "vmm", "--kernel", "/k", "--device", "00:03.0,release=off", "--device", "00:04.0,release=on" };
+	CHECK("dev passthrough release", args(&c, err, sizeof(err), 7, prel) == 0 && c.npcidevs == 2 &&
+						 c.pcidev_keep[0] == 1 && c.pcidev_keep[1] == 0 &&
+						 !strcmp(c.pcidevs[0], "0000:00:03.0"));
+	char *prelbad[] = { "vmm", "--kernel", "/k", "--device", "00:03.0,release=maybe" };
+	CHECK("dev passthrough bad setting", args(&c, err, sizeof(err), 5, prelbad) < 0 && strstr(err, "release=on|off"));
 
 	const char *js = "{\"kernel\": \"/k\", \"hvc\": false, \"disks\": [{\"path\": \"/a\", \"readonly\": true, "
 			 "\"block-size\": 4096}, \"/b,serial=S2\"], \"nics\": [{\"bridge\": \"br1\", \"queues\": 1}]}";

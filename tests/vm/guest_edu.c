@@ -169,6 +169,21 @@ static int check_dma(char *why, size_t size)
 	return 0;
 }
 
+/* The guest kernel's line for vfio's interrupt in /proc/interrupts: how many
+ * arrived, when a check waited for one in vain. */
+static void vfio_irq_line(char *line, size_t size)
+{
+	char ints[4096];
+	snprintf(line, size, "no vfio line in /proc/interrupts");
+	read_file("/proc/interrupts", ints, sizeof(ints));
+	const char *l = strstr(ints, "vfio");
+	if (l) {
+		while (l > ints && l[-1] != '\n')
+			l--;
+		snprintf(line, size, "%.*s", (int)strcspn(l, "\n"), l);
+	}
+}
+
 /* The guest's vfio device fd and BAR0's offset in it, once check_msi has
  * opened them; check_intx uses them too. */
 static int vdev = -1;
@@ -267,14 +282,8 @@ static int check_msi(const char *bdf, char *why, size_t size)
 		pwrite(dev, &v, 4, (off_t)(ri.offset + EDU_IRQ_ACK));
 		if (r != 1) {
 			/* The guest kernel's view: did the MSI reach it at all? */
-			char ints[4096], line[256] = "no vfio line in /proc/interrupts";
-			read_file("/proc/interrupts", ints, sizeof(ints));
-			const char *l = strstr(ints, "vfio");
-			if (l) {
-				while (l > ints && l[-1] != '\n')
-					l--;
-				snprintf(line, sizeof(line), "%.*s", (int)strcspn(l, "\n"), l);
-			}
+			char line[256];
+			vfio_irq_line(line, sizeof(line));
 			snprintf(why + len, size - len, "round %d: no interrupt in 10 s (irq status %#x; %s)", round,
 				 st, line);
 			return -1;
@@ -346,14 +355,8 @@ static int check_intx(char *why, size_t size)
 		s->count = 1;
 		ioctl(vdev, VFIO_DEVICE_SET_IRQS, s);
 		if (r != 1 || cnt != 1) {
-			char ints[4096], line[256] = "no vfio line in /proc/interrupts";
-			read_file("/proc/interrupts", ints, sizeof(ints));
-			const char *l = strstr(ints, "vfio");
-			if (l) {
-				while (l > ints && l[-1] != '\n')
-					l--;
-				snprintf(line, sizeof(line), "%.*s", (int)strcspn(l, "\n"), l);
-			}
+			char line[256];
+			vfio_irq_line(line, sizeof(line));
 			snprintf(why + len, size - len, "round %d: %s (irq status %#x; %s)", round,
 				 r != 1 ? "no interrupt in 10 s" : "more than one interrupt", st, line);
 			return -1;

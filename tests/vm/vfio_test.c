@@ -181,6 +181,19 @@ int main(void)
 	check("vfio-in-use-restored", !strcmp(drv_before, drv_after), "%s was on '%s', now on '%s'", edu, drv_before,
 	      drv_after);
 
+	/* release=off: the group stays on vfio-pci after the VM, until
+	 * `kvmbox pci unbind` gives it back. */
+	char keep[64];
+	snprintf(keep, sizeof(keep), "%s,release=off", edu);
+	rc = run_vm_cmdline(keep, "console=ttyS0 quiet", "vm-keep", 120);
+	driver_of(edu, drv_after, sizeof(drv_after));
+	check("vfio-release-off-stays", rc == 0 && !strcmp(drv_after, "vfio-pci"), "exit %d, %s is on '%s': %s", rc, edu,
+	      drv_after, vmm_tail(&run_buf, 600));
+	rc = run_pci("unbind", edu, NULL);
+	driver_of(edu, drv_after, sizeof(drv_after));
+	check("vfio-release-off-unbind", rc == 0 && !strcmp(drv_before, drv_after), "exit %d, %s was on '%s', now on '%s'",
+	      rc, edu, drv_before, drv_after);
+
 	/* e1000e: the guest's own e1000e driver takes it, with MSI-X through
 	 * our trapped table, and brings the link up. */
 	char nic[32], nic_before[64];

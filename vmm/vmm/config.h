@@ -64,6 +64,7 @@ struct vmm_config {
 	struct vmm_nic nics[VMM_MAX_NICS];
 	unsigned npcidevs;      /* --device BDF|UUID / "devices": host PCI functions or mdevs passed through with VFIO */
 	char pcidevs[VMM_MAX_PCI_DEVS][VMM_BDF_MAX];
+	unsigned char pcidev_keep[VMM_MAX_PCI_DEVS]; /* ",release=off": left on vfio-pci when the VM stops */
 	enum serial_kind serial;
 	char serial_path[108];  /* unix socket path for SERIAL_SOCKET */
 	char control_path[108]; /* control socket, or "" for none */
@@ -82,7 +83,7 @@ int vmm_config_add_disk(struct vmm_config *c, const char *spec, char *err, size_
 int vmm_config_add_nic(struct vmm_config *c, const char *spec, char *err, size_t errlen);
 /* One --device value: a PCI address, "0000:00:03.0" or "00:03.0", kept in
  * the long form; the same address twice is refused. */
-int vmm_config_add_pci(struct vmm_config *c, const char *bdf, char *err, size_t errlen);
+int vmm_config_add_pci(struct vmm_config *c, const char *spec, char *err, size_t errlen);
 /* "52:54:00:12:34:56" into mac[6]; -EINVAL if malformed, multicast or zero. */
 int parse_mac(const char *s, uint8_t mac[6]);
 /* Checks that need no files: memory and CPU bounds. */

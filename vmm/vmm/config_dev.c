@@ -261,10 +261,24 @@ static int parse_mdev(const char *in, char out[VMM_BDF_MAX])
 	return 0;
 }
 
-int vmm_config_add_pci(struct vmm_config *c, const char *dev, char *err, size_t errlen)
+int vmm_config_add_pci(struct vmm_config *c, const char *spec, char *err, size_t errlen)
 {
-	char norm[VMM_BDF_MAX];
+	char norm[VMM_BDF_MAX], dev[128];
 	_Static_assert(HOST_PCI_BDF_LEN <= VMM_BDF_MAX, "a BDF fits the config");
+	/* DEVICE[,release=on|off]: off keeps a PCI function's group on
+	 * vfio-pci when the VM stops, for a device only VMs use. */
+	snprintf(dev, sizeof(dev), "%s", spec);
+	int keep = 0;
+	char *opt = strchr(dev, ',');
+	if (opt) {
+		*opt++ = '\0';
+		if (!strcmp(opt, "release=off"))
+			keep = 1;
+		else if (strcmp(opt, "release=on")) {
+			snprintf(err, errlen, "device %.40s: unknown setting '%.40s' (release=on|off)", dev, opt);
+			return -EINVAL;
+		}
+	}
 	if (host_pci_parse_bdf(dev, norm) < 0 && parse_mdev(dev, norm) < 0) {
 		snprintf(err, errlen,
 			 "device '%.60s' is neither a PCI address such as 0000:00:03.0 nor an mdev UUID "
@@ -282,6 +296,7 @@ int vmm_config_add_pci(struct vmm_config *c, const char *dev, char *err, size_t 
 			snprintf(err, errlen, "device %s is given twice", norm);
 			return -EINVAL;
 		}
+	c->pcidev_keep[c->npcidevs] = (unsigned char)keep;
 	memcpy(c->pcidevs[c->npcidevs++], norm, sizeof(norm));
 	return 0;
 }
