@@ -101,3 +101,4 @@ bench: image $(GUEST_INITRD)
 	@$(BENCH_CMDS)
 	@/usr/bin/python3 tests/bench/vm_bench.py
 	@/usr/bin/python3 tests/bench/io_bench.py
+	@/usr/bin/python3 tests/bench/vfio_bench.py

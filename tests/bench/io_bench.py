@@ -88,10 +88,7 @@ def main(argv):
     ap.add_argument("--timeout", type=int, default=300, help="seconds before a trial is killed (default 300)")
     args = ap.parse_args(argv[1:])
     t0 = time.monotonic()
-    for path in (vb.KERNEL, vb.KVMBOX, vb.MUSL_CC, vb.PEER_QEMU):
-        if not os.path.exists(path):
-            vb.die("%s is missing" % path)
-    print("# peer: %s (%s)" % (vb.PEER_QEMU, vb.run([vb.PEER_QEMU, "--version"]).splitlines()[0]), flush=True)
+    vb.preflight()
     image = build_image(args)
     outer = ["-machine", "q35", "-cpu", "max", "-smp", "1", "-m", "3072", "-accel", "tcg",
              "-display", "none", "-no-reboot", "-nic", "none",
@@ -102,19 +99,15 @@ def main(argv):
     with Qemu(outer, name="iobench", logdir=vb.WORK, watchdog_s=watchdog) as q:
         try:
             q.wait_for(r"^IOBENCH start.*$", timeout=300, fail=r"Kernel panic|IOBENCH error.*")
-            pos = 0
-            while True:
-                m = q.wait_for(r"^IOBENCH (result|fail|tail|end|error).*$", timeout=args.timeout + 60,
-                               fail=r"Kernel panic.*", start=pos)
-                pos += m.end()
-                line = m.group(0).rstrip("\r")
+            fails = []
+
+            def on_line(line):
                 print(line, flush=True)
                 if line.startswith("IOBENCH result"):
                     results.append(vb.parse_kv(line))
-                if line.startswith(("IOBENCH fail", "IOBENCH error")):
-                    failed = True
-                if line.startswith(("IOBENCH end", "IOBENCH error")):
-                    break
+                if line.startswith("IOBENCH fail"):
+                    fails.append(line)
+            failed = vb.relay(q, "IOBENCH", ["result", "fail", "tail"], args.timeout + 60, on_line) or bool(fails)
             q.wait_exit(timeout=60)
         except QemuError as e:
             print("io_bench: %s" % e, file=sys.stderr, flush=True)

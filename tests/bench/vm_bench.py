@@ -133,12 +133,14 @@ def parents(path):
 
 def write_conf(name, settings, vmms):
     """WORK/NAME.conf for a bench driver: the settings lines, then each VMM
-    as "vmm NAME" and its "arg" and "env" lines; returns the path."""
+    (NAME, ARGV, ENV[, MORE]) as "vmm NAME", its "arg" and "env" lines and
+    the MORE lines as they are; returns the path."""
     conf = ["# made by tests/bench/%s" % os.path.basename(sys.argv[0])] + settings
-    for vmm, argv, env in vmms:
+    for vmm, argv, env, *more in vmms:
         conf.append("vmm " + vmm)
         conf += ["arg " + a for a in argv]
         conf += ["env " + e for e in env]
+        conf += more[0] if more else []  # other lines of that VMM ("stats ...")
     path = os.path.join(WORK, name + ".conf")
     with open(path, "w") as f:
         f.write("\n".join(conf) + "\n")
@@ -214,6 +216,33 @@ def build_image(args):
                                        "echo %d" % args.echo], vmms)
     image = bench_image("vmbench", vmbench, conf_path, guest_initrd, qemu_files)
     return image, qemu_files
+
+
+def preflight():
+    """Stop early, with the reason, when something a benchmark image needs
+    is not built; print which QEMU is the peer."""
+    for path in (KERNEL, KVMBOX, MUSL_CC, PEER_QEMU):
+        if not os.path.exists(path):
+            die("%s is missing" % path)
+    print("# peer: %s (%s)" % (PEER_QEMU, run([PEER_QEMU, "--version"]).splitlines()[0]), flush=True)
+
+
+def relay(q, prefix, kinds, timeout, on_line):
+    """Follow a bench driver's lines "PREFIX KIND ..." (KIND one of kinds, or
+    end or error) on the outer QEMU q's console, calling on_line(line) for
+    each, up to PREFIX end or PREFIX error. Returns True after an error
+    line. Raises QemuError when QEMU or the wait fails."""
+    pos = 0
+    rx = r"^%s (%s).*$" % (prefix, "|".join(list(kinds) + ["end", "error"]))
+    while True:
+        m = q.wait_for(rx, timeout=timeout, fail=r"Kernel panic.*", start=pos)
+        pos += m.end()
+        line = m.group(0).rstrip("\r")
+        on_line(line)
+        if line.startswith(prefix + " error"):
+            return True
+        if line.startswith(prefix + " end"):
+            return False
 
 
 def parse_kv(line):
@@ -351,12 +380,7 @@ def main(argv):
         try:
             q.wait_for(r"^VMBENCH start.*$", timeout=240, fail=r"Kernel panic|VMBENCH error.*")
             print("# appliance up after %.1f s" % q.elapsed(), flush=True)
-            pos = 0
-            while True:
-                m = q.wait_for(r"^VMBENCH (trial|tail|out|vmm|summary|end|error).*$", timeout=args.timeout + 60,
-                               fail=r"Kernel panic.*", start=pos)
-                pos += m.end()
-                line = m.group(0).rstrip("\r")
+            def on_line(line):
                 if line.startswith("VMBENCH trial"):
                     t = parse_kv(line)
                     print(short(t), flush=True)
@@ -364,10 +388,8 @@ def main(argv):
                         trials.append(t)
                 elif not line.startswith("VMBENCH summary"):
                     print(line, flush=True)
-                if line.startswith("VMBENCH error"):
-                    failed = True
-                if line.startswith(("VMBENCH end", "VMBENCH error")):
-                    break
+            failed = relay(q, "VMBENCH", ["trial", "tail", "out", "vmm", "summary"], args.timeout + 60,
+                           on_line) or failed
             q.wait_exit(timeout=60)
         except QemuError as e:
             print("vm_bench: %s" % e, file=sys.stderr, flush=True)

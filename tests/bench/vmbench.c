@@ -1,7 +1,7 @@
 /* vmbench: PID 1 of the VMM benchmark image (tests/bench/vm_bench.py builds
  * the image and boots it under TCG with rdinit=/vmbench). Static musl.
  *
- * It reads /vmbench.conf, waits for /dev/kvm, then runs every VMM there
+ * It reads /NAME.conf when run as /NAME (/vmbench.conf), waits for /dev/kvm, then runs every VMM there
  * several times, round-robin (each round starts one VMM later, so that no
  * VMM always runs first), each with its serial console on a pipe:
  *
@@ -19,6 +19,11 @@
  *           done=... exit=... rss_kb=... guest_kb=... overhead_kb=...
  *           hwm_kb=... maxrss_kb=... nguest=... out_bytes=... user=... sys=...
  *           mem_exact=0|1 maps=SIZE_KB:RSS_KB[*],...   (mappings >= guest_mib)
+ *   VMBENCH mark vmm=NAME mark=M t=... mmio_exits=N | <line>
+ *           for each guest line "KVMBOX-GUEST: mark M ...": when it came, and
+ *           how many MMIO exits to the VMM its vCPU has made since the mark
+ *           first-access, as the VMM itself counts them (its "stats" line;
+ *           -1 and stats_error=WHY when they cannot be read)
  *   VMBENCH tail vmm=NAME | <line>          (the last output of a failed trial)
  *   VMBENCH summary vmm=NAME ok=K/N init=... exit=... overhead_kb=...  (medians)
  *   VMBENCH end
@@ -32,6 +37,10 @@
  *   arg TEXT           one argv entry, the rest of the line verbatim (argv[0]
  *                      is the program that is executed)
  *   env NAME=VALUE     one environment entry
+ *   stats kvmbox|qmp SOCKET  (after vmm) where the VMM's exit counters are:
+ *                      kvmbox's control socket, or a QMP socket
+ *   setup CMD ARG...   run once before the trials (words split at spaces),
+ *                      e.g. binding a device to vfio-pci; a failure ends it
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -54,10 +63,13 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
+
 
 #define MAX_VMMS 8
 #define MAX_ARGS 64
@@ -77,8 +89,12 @@ struct trial {
 	double user_s, sys_s;
 };
 
+enum stats_kind { STATS_NONE, STATS_KVMBOX, STATS_QMP };
+
 struct vmm {
 	char name[32];
+	enum stats_kind stats_kind; /* where its exit counters are read */
+	char stats_path[108];
 	char *argv[MAX_ARGS + 1];
 	int argc;
 	char *envp[MAX_ENV + 1];
@@ -90,6 +106,9 @@ struct vmm {
 static struct vmm vmms[MAX_VMMS];
 static int nvmms;
 static int runs = 3, warmup, timeout_s = 120, wait_kvm = 1, echo;
+#define MAX_SETUP 4
+static char *setup_cmds[MAX_SETUP];
+static int nsetup;
 static long guest_mib = 128;
 
 static void out(const char *fmt, ...)
@@ -168,6 +187,16 @@ static void read_config(const char *path)
 			timeout_s = atoi(val);
 		} else if (!strcmp(line, "guest_mib")) {
 			guest_mib = atol(val);
+		} else if (!strcmp(line, "stats") && v) {
+			/* stats kvmbox|qmp SOCKET: see vmm_mmio_exits() */
+			char kind[16] = "";
+			if (sscanf(val, "%15s %107s", kind, v->stats_path) != 2 || (strcmp(kind, "kvmbox") && strcmp(kind, "qmp")))
+				fail("%s:%d: stats kvmbox|qmp SOCKET", path, lineno);
+			v->stats_kind = !strcmp(kind, "kvmbox") ? STATS_KVMBOX : STATS_QMP;
+		} else if (!strcmp(line, "setup")) {
+			if (nsetup == MAX_SETUP)
+				fail("%s:%d: more than %d setup lines", path, lineno, MAX_SETUP);
+			setup_cmds[nsetup++] = strdup(val);
 		} else if (!strcmp(line, "vmm")) {
 			if (nvmms == MAX_VMMS)
 				fail("%s:%d: more than %d VMMs", path, lineno, MAX_VMMS);
@@ -260,7 +289,87 @@ static void tail_add(struct tail *tl, const char *s)
 		tl->count++;
 }
 
-static void handle_line(const char *name, char *s, double t0, pid_t pid, struct trial *t, struct tail *tl)
+/* A request on a unix socket, the reply read until a line holding want (or
+ * EOF, or 5 s) into buf. 0, or -1 with the reason in err. */
+static int sock_ask(const char *path, const char *const reqs[], int nreq, const char *want, char *buf, size_t size,
+		    char *err, size_t errlen)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		snprintf(err, errlen, "connect:%s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	for (int i = 0; i < nreq; i++)
+		if (write(fd, reqs[i], strlen(reqs[i])) < 0)
+			break;
+	size_t len = 0;
+	buf[0] = '\0';
+	double end = now() + 5;
+	while (len < size - 1 && !strstr(buf, want) && now() < end) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, 500) <= 0)
+			continue;
+		ssize_t n = read(fd, buf + len, size - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	close(fd);
+	if (!strstr(buf, want)) {
+		snprintf(err, errlen, "no %s in the reply", want);
+		return -1;
+	}
+	return 0;
+}
+
+/* The number after "key" and the next ':' in text at or after from. */
+static long long json_number_after(const char *text, const char *key)
+{
+	const char *k = strstr(text, key);
+	const char *c = k ? strchr(k + strlen(key), ':') : NULL;
+	return c ? atoll(c + 1) : -1;
+}
+
+/* How many MMIO exits to the VMM the guest's vCPU has made: what each VMM
+ * says itself, through the socket its conf names (kvmbox: its control
+ * socket's counters, which reset on read, so they are summed here; QEMU:
+ * QMP's query-stats, KVM's own mmio_exits). KVM's binary stats cannot be
+ * read from outside: its vCPU ioctls answer EIO to any other process. */
+static long long mmio_sum;
+static char stats_err[80];
+static long long vmm_mmio_exits(const struct vmm *v, int first)
+{
+	static char buf[65536];
+	if (first)
+		mmio_sum = 0;
+	if (v->stats_kind == STATS_KVMBOX) {
+		const char *req[] = { "{\"cmd\":\"counters\"}\n" };
+		if (sock_ask(v->stats_path, req, 1, "\n", buf, sizeof(buf), stats_err, sizeof(stats_err)) < 0)
+			return -1;
+		const char *e = strstr(buf, "\"exits\"");
+		long long n = e ? json_number_after(e, "\"mmio\"") : -1;
+		if (n < 0)
+			return -1;
+		mmio_sum += n;
+		return mmio_sum;
+	}
+	if (v->stats_kind == STATS_QMP) {
+		const char *req[] = { "{\"execute\":\"qmp_capabilities\"}\n",
+				      "{\"execute\":\"query-stats\",\"arguments\":{\"target\":\"vcpu\"}}\n" };
+		if (sock_ask(v->stats_path, req, 2, "mmio_exits", buf, sizeof(buf), stats_err, sizeof(stats_err)) < 0)
+			return -1;
+		return json_number_after(buf, "\"mmio_exits\"");
+	}
+	snprintf(stats_err, sizeof(stats_err), "no stats line in the conf");
+	return -1;
+}
+
+static void handle_line(const struct vmm *v, char *s, double t0, pid_t pid, struct trial *t, struct tail *tl)
 {
 	size_t n = strlen(s);
 	while (n && (s[n - 1] == '\r' || s[n - 1] == '\n'))
@@ -278,10 +387,16 @@ static void handle_line(const char *name, char *s, double t0, pid_t pid, struct 
 		read_memory(pid, t);
 	} else if (t->t_done < 0 && strstr(s, "KVMBOX-GUEST: done")) {
 		t->t_done = t1;
+	} else if (strstr(s, "KVMBOX-GUEST: mark ")) {
+		char mark[32] = "?";
+		sscanf(strstr(s, "KVMBOX-GUEST: mark ") + 19, "%31s", mark);
+		long long mmio = vmm_mmio_exits(v, !strcmp(mark, "first-access"));
+		out("VMBENCH mark vmm=%s mark=%s t=%.3f mmio_exits=%lld%s%s | %s\n", v->name, mark, t1, mmio,
+		    mmio < 0 ? " stats_error=" : "", mmio < 0 ? stats_err : "", s);
 	}
 	tail_add(tl, s);
 	if (echo)
-		out("VMBENCH out vmm=%s t=%.3f | %s\n", name, t1, s);
+		out("VMBENCH out vmm=%s t=%.3f | %s\n", v->name, t1, s);
 }
 
 static void run_trial(struct vmm *v, struct trial *t)
@@ -353,14 +468,14 @@ static void run_trial(struct vmm *v, struct trial *t)
 				char *nl;
 				while ((nl = memchr(buf, '\n', len))) {
 					*nl = '\0';
-					handle_line(v->name, buf, t0, pid, t, &tl);
+					handle_line(v, buf, t0, pid, t, &tl);
 					size_t used = (size_t)(nl - buf) + 1;
 					memmove(buf, nl + 1, len - used);
 					len -= used;
 				}
 				if (len == sizeof(buf) - 1) { /* a line too long: cut it */
 					buf[len] = '\0';
-					handle_line(v->name, buf, t0, pid, t, &tl);
+					handle_line(v, buf, t0, pid, t, &tl);
 					len = 0;
 				}
 			}
@@ -385,7 +500,7 @@ static void run_trial(struct vmm *v, struct trial *t)
 		char *nl;
 		while ((nl = memchr(buf, '\n', len))) {
 			*nl = '\0';
-			handle_line(v->name, buf, t0, pid, t, &tl);
+			handle_line(v, buf, t0, pid, t, &tl);
 			size_t used = (size_t)(nl - buf) + 1;
 			memmove(buf, nl + 1, len - used);
 			len -= used;
@@ -395,7 +510,7 @@ static void run_trial(struct vmm *v, struct trial *t)
 	}
 	if (len) {
 		buf[len] = '\0';
-		handle_line(v->name, buf, t0, pid, t, &tl);
+		handle_line(v, buf, t0, pid, t, &tl);
 	}
 	close(outp[0]);
 	close(inp[1]);
@@ -487,7 +602,11 @@ static void mount_base(void)
 
 int main(int argc, char **argv)
 {
-	const char *conf = argc > 1 ? argv[1] : "/vmbench.conf";
+	/* /NAME.conf for /NAME: one driver serves several benchmark images. */
+	char conf_buf[128];
+	const char *base = strrchr(argv[0], '/');
+	snprintf(conf_buf, sizeof(conf_buf), "/%s.conf", base ? base + 1 : argv[0]);
+	const char *conf = argc > 1 ? argv[1] : conf_buf;
 	if (getpid() == 1)
 		mount_base();
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -514,6 +633,22 @@ int main(int argc, char **argv)
 		if (now() - t0 > 30)
 			fail("no /dev/kvm after 30 s");
 		sleep_s(0.05);
+	}
+	for (int i = 0; i < nsetup; i++) {
+		char *argv[16], *save = NULL;
+		int argc = 0;
+		for (char *w = strtok_r(setup_cmds[i], " ", &save); w && argc < 15; w = strtok_r(NULL, " ", &save))
+			argv[argc++] = w;
+		argv[argc] = NULL;
+		pid_t pid = argc ? fork() : -1;
+		if (pid == 0) {
+			execv(argv[0], argv);
+			_exit(127);
+		}
+		int status = -1;
+		if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+			fail("setup '%s' failed (status %d)", argv[0] ? argv[0] : "", status);
+		out("VMBENCH setup ok %s\n", argv[0]);
 	}
 	for (int i = 0; i < nvmms; i++)
 		out("VMBENCH vmm name=%s exe=%s size=%lld\n", vmms[i].name, vmms[i].argv[0],
