@@ -12,12 +12,15 @@ INITRAMFS   := $(OUT)/initramfs.cpio.gz
 $(OUT)/obj/%.o: %.c $(KVMBOX_HDRS) $(DEPS_DONE)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	@$(MUSL_CC) $(CFLAGS_COMMON) -c $< -o $@
+	@$(MUSL_CC) $(CFLAGS_COMMON) $(KVMBOX_CFLAGS_$(patsubst %/,%,$(dir $<))) -c $< -o $@
+
+# The user-mode network backend is built on the sysroot's lwip.
+KVMBOX_CFLAGS_drivers/usernet := $(LWIP_CFLAGS)
 
 # Keep the unstripped binary for debugging; ship the stripped one.
 $(KVMBOX): $(KVMBOX_OBJS)
 	@echo "  LD      $@"
-	@$(MUSL_CC) -static -o $@.debug $(KVMBOX_OBJS) -lpthread
+	@$(MUSL_CC) -static -o $@.debug $(KVMBOX_OBJS) $(LWIP_LIBS) -lpthread
 	@strip -o $@ $@.debug
 	@echo "kvmbox: $@ is $$(stat -c %s $@) bytes (static musl)"
 

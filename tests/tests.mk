@@ -10,27 +10,49 @@ UNIT_TESTS  := $(patsubst tests/unit/%.c,$(OUT)/tests/unit/%,$(wildcard tests/un
 FUZZ_TESTS  := $(patsubst tests/fuzz/%.c,$(OUT)/tests/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 10
 
+# lwip for the host builds (drivers/usernet/ links it): compiled from the
+# patched sources the sysroot keeps (share/lwip-src, see build-lwip.sh) with
+# the same compiler and sanitizers as the code around it, since the musl
+# library cannot link here. The usernet objects need the sysroot's headers.
+LWIP_SRC_DIR := $(SYSROOT)/share/lwip-src
+HOST_LWIP    := $(OUT)/host/liblwip.a
+FUZZ_LWIP    := $(OUT)/fuzz/liblwip.a
+$(filter $(OUT)/host/obj/drivers/usernet/%,$(HOST_OBJS)) $(filter $(OUT)/fuzz/obj/drivers/usernet/%,$(FUZZ_OBJS)): $(DEPS_DONE)
+# build_lwip OUTLIB, COMPILER AND FLAGS: every lwip source, two at a time.
+comma := ,
+define build_lwip
+	@rm -rf $(1).d && mkdir -p $(1).d
+	@echo "  LWIP    $(1)"
+	@find $(LWIP_SRC_DIR)/core $(LWIP_SRC_DIR)/netif -name '*.c' | xargs -P2 -I{} sh -c \
+		'o=$$(echo "{}" | tr / _); exec $(2) -std=gnu11 -g $(LWIP_CFLAGS) -c "{}" -o "$(1).d/$${o%.c}.o"'
+	@rm -f $(1) && ar rcs $(1) $(1).d/*.o
+endef
+$(HOST_LWIP): $(DEPS_DONE)
+	$(call build_lwip,$@,$(HOST_CC) -O2 $(HOST_SAN))
+$(FUZZ_LWIP): $(DEPS_DONE)
+	$(call build_lwip,$@,clang -O1 -fsanitize=fuzzer-no-link$(comma)address$(comma)undefined)
+
 $(OUT)/host/obj/%.o: %.c $(KVMBOX_HDRS) | $(OUT)/.host-deps
 	@mkdir -p $(dir $@)
-	@$(HOST_CC) $(CFLAGS_COMMON) $(HOST_SAN) -c $< -o $@
+	@$(HOST_CC) $(CFLAGS_COMMON) $(KVMBOX_CFLAGS_$(patsubst %/,%,$(dir $<))) $(HOST_SAN) -c $< -o $@
 $(HOST_LIB): $(HOST_OBJS)
 	@rm -f $@; ar rcs $@ $^
 
-$(OUT)/tests/unit/%: tests/unit/%.c tests/unit/check.h tests/unit/bus_io.h $(HOST_LIB)
+$(OUT)/tests/unit/%: tests/unit/%.c tests/unit/check.h tests/unit/bus_io.h $(HOST_LIB) $(HOST_LWIP)
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
-	@$(HOST_CC) $(CFLAGS_COMMON) $(HOST_SAN) -Itests/unit $< $(HOST_LIB) -lpthread -o $@
+	@$(HOST_CC) $(CFLAGS_COMMON) $(HOST_SAN) -Itests/unit $< $(HOST_LIB) $(HOST_LWIP) -lpthread -o $@
 
 $(OUT)/fuzz/obj/%.o: %.c $(KVMBOX_HDRS) | $(OUT)/.host-deps
 	@mkdir -p $(dir $@)
-	@clang $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+	@clang $(CFLAGS_COMMON) $(KVMBOX_CFLAGS_$(patsubst %/,%,$(dir $<))) -O1 -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
 $(FUZZ_LIB): $(FUZZ_OBJS)
 	@rm -f $@; ar rcs $@ $^
 
-$(OUT)/tests/fuzz/%: tests/fuzz/%.c tests/unit/bus_io.h $(FUZZ_LIB)
+$(OUT)/tests/fuzz/%: tests/fuzz/%.c tests/unit/bus_io.h $(FUZZ_LIB) $(FUZZ_LWIP)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
-	@clang $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined $< $(FUZZ_LIB) -lpthread -o $@
+	@clang $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined $< $(FUZZ_LIB) $(FUZZ_LWIP) -lpthread -o $@
 
 # The test guest: the appliance's own bzImage plus a small initramfs: /init
 # (tests/vm/guest_init.c) and the guest-side test programs tests/vm/guest_*.c,

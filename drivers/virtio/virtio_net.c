@@ -1,4 +1,5 @@
-/* virtio-net (virtio 1.2, 5.1) on a tap: one device per configured NIC.
+/* virtio-net (virtio 1.2, 5.1) on a tap or on usernet (user-mode
+ * networking, drivers/usernet/): one device per configured NIC.
  *
  * Queues: receiveq/transmitq pairs (2p, 2p + 1), then the control queue when
  * there are several pairs. Each pair has its own fd of a multi-queue tap; all
@@ -17,7 +18,12 @@
  *
  * Offloads: offered only if the tap accepts them. What the tap may hand us is
  * set from the guest's features once they are known, and is off after a
- * reset; frames are still checked against the features on the way in. */
+ * reset; frames are still checked against the features on the way in.
+ *
+ * usernet: one queue pair and no offloads. TX frames go to usernet_input;
+ * usernet's frames for the guest wait in its queue, whose eventfd stands in
+ * for the tap fd (readable while frames wait), so the RX path is the tap's.
+ * Its host sockets and timers are one more fd of the device thread. */
 #include <endian.h>
 #include <errno.h>
 #include <linux/if_tun.h>
@@ -30,6 +36,7 @@
 
 #include "device.h"
 #include "log.h"
+#include "usernet/usernet.h"
 #include "virtio/virtio_net.h"
 #include "virtio/virtio_pci.h"
 #include "vm.h"
@@ -64,6 +71,7 @@ struct virtio_net {
 	unsigned pairs;      /* queue pairs offered */
 	unsigned curr_pairs; /* in use: 1 until the driver sets more */
 	struct tap tap;
+	struct usernet *user; /* instead of the tap when set (tap.fds[0] is its RX eventfd) */
 	unsigned offloads;   /* TUN_F_* now set on the tap */
 	unsigned logged;
 	struct virtio_net_stats stats;
@@ -74,6 +82,7 @@ struct virtio_net {
 	uint16_t rx_heads[VIRTIO_NET_QUEUE_SIZE];
 	uint32_t rx_lens[VIRTIO_NET_QUEUE_SIZE];
 	uint8_t ctrl[VIRTIO_NET_CTRL_MAX];
+	uint8_t user_frame[USERNET_FRAME_MAX];
 };
 
 static bool once(struct virtio_net *n, unsigned bit)
@@ -281,6 +290,18 @@ static void tx_one(struct virtio_net *n, struct virtqueue *vq, unsigned pair)
 		virtq_mark_broken(vq, "transmit: %s", why);
 		return;
 	}
+	if (n->user) {
+		/* No offloads are offered, so the frame is complete as it is. */
+		size_t len = c->out_len - VIRTIO_NET_HDR_LEN;
+		if (len > sizeof(n->user_frame)) {
+			n->stats.tx_dropped++;
+			return;
+		}
+		iov_read(c->out_iov, c->out_num, VIRTIO_NET_HDR_LEN, n->user_frame, len);
+		usernet_input(n->user, n->user_frame, len);
+		n->stats.tx_frames++;
+		return;
+	}
 	/* Our copy of the header, then the frame, skipping the guest's header. */
 	unsigned k = 0;
 	n->tx_iov[k++] = (struct iovec){ .iov_base = &hdr, .iov_len = sizeof(hdr) };
@@ -475,6 +496,21 @@ static unsigned rx_target(const struct virtio_net *n, unsigned p)
 	return p < n->curr_pairs ? p : p % n->curr_pairs;
 }
 
+/* The next frame for the guest, header included, into pp->buf: what
+ * read(2) on the tap returns. */
+static ssize_t rx_fetch(struct virtio_net *n, struct net_pair *pp)
+{
+	if (!n->user)
+		return read(pp->fd, pp->buf, RX_BUF);
+	size_t len = usernet_rx_pop(n->user, pp->buf + VIRTIO_NET_HDR_LEN, RX_BUF - VIRTIO_NET_HDR_LEN);
+	if (!len) {
+		errno = EAGAIN;
+		return -1;
+	}
+	memset(pp->buf, 0, VIRTIO_NET_HDR_LEN); /* complete frames: no flags, no GSO */
+	return (ssize_t)(VIRTIO_NET_HDR_LEN + len);
+}
+
 void virtio_net_tap_readable(struct virtio_net *n, unsigned p)
 {
 	struct virtio_pci *vp = &n->vp;
@@ -490,7 +526,7 @@ void virtio_net_tap_readable(struct virtio_net *n, unsigned p)
 	virtq_disable_notify(vq, vp->gm);
 	for (unsigned frames = 0; frames < RX_BUDGET; frames++) {
 		if (!pp->len) {
-			ssize_t got = read(pp->fd, pp->buf, RX_BUF);
+			ssize_t got = rx_fetch(n, pp);
 			if (got < 0 && errno == EINTR)
 				continue;
 			if (got < 0) {
@@ -552,6 +588,15 @@ static void source_readable(struct virtio_pci *vp, void *arg, uint32_t events)
 	(void)events;
 	struct virtio_net *n = vp->opaque;
 	virtio_net_tap_readable(n, (unsigned)(uintptr_t)arg);
+}
+
+/* usernet's sockets or timers: its frames for the guest then come through
+ * its RX eventfd, the pair's source. */
+static void source_usernet(struct virtio_pci *vp, void *arg, uint32_t events)
+{
+	(void)arg, (void)events;
+	struct virtio_net *n = vp->opaque;
+	usernet_poll(n->user);
 }
 
 /* --- control queue --- */
@@ -709,6 +754,59 @@ struct virtio_net *virtio_net_new(struct vm *vm, const struct guest_mem *gm, con
 	return n;
 }
 
+struct virtio_net *virtio_net_new_user(struct vm *vm, const struct guest_mem *gm, const char *name,
+				       const uint8_t mac[6], struct usernet *u, char *err, size_t errlen)
+{
+	struct tap t = { .nfds = 1, .fds = { usernet_rx_fd(u) }, .offloads = 0 };
+	snprintf(t.ifname, sizeof(t.ifname), "usernet");
+	struct virtio_net *n = virtio_net_new(vm, gm, name, mac, &t, err, errlen);
+	if (!n)
+		return NULL;
+	n->user = u;
+	int r = vm ? virtio_pci_add_source(&n->vp, usernet_poll_fd(u), EPOLLIN, source_usernet, NULL) : 0;
+	if (r < 0) {
+		snprintf(err, errlen, "%s", strerror(-r));
+		virtio_net_free(n);
+		return NULL;
+	}
+	return n;
+}
+
+static int virtio_net_create_user(struct vm *vm, struct pci_bus *bus, const struct vmm_config *cfg, unsigned i)
+{
+	const struct vmm_nic *nic = &cfg->nics[i];
+	char err[256], name[24];
+	uint8_t mac[6];
+	snprintf(name, sizeof(name), "virtio-net%u", i);
+	if (nic->mac_set)
+		memcpy(mac, nic->mac, 6);
+	else
+		virtio_net_default_mac(cfg->name, i, mac);
+	struct usernet *u = usernet_new(&nic->unet, err, sizeof(err));
+	if (!u) {
+		log_error("nic %u: user network: %s", i, err);
+		return -EINVAL;
+	}
+	struct virtio_net *n = virtio_net_new_user(vm, vm_mem(vm), name, mac, u, err, sizeof(err));
+	if (!n) {
+		log_error("%s: %s", name, err);
+		usernet_free(u);
+		return -ENOMEM;
+	}
+	int r = virtio_pci_register(&n->vp, bus);
+	if (r < 0) {
+		log_error("%s: %s", name, strerror(-r));
+		return r;
+	}
+	const struct usernet_config *c = &nic->unet;
+	log_info("%s: user network %u.%u.%u.%u/%d, guest %u.%u.%u.%u, %u forward%s%s, mac %02x:%02x:%02x:%02x:%02x:%02x",
+		 name, c->net >> 24, c->net >> 16 & 255, c->net >> 8 & 255, c->net & 255, __builtin_popcount(c->mask),
+		 c->guest >> 24, c->guest >> 16 & 255, c->guest >> 8 & 255, c->guest & 255, c->nfwd,
+		 c->nfwd == 1 ? "" : "s", c->restricted ? ", restricted" : "", mac[0], mac[1], mac[2], mac[3], mac[4],
+		 mac[5]);
+	return 0;
+}
+
 static int virtio_net_create(struct vm *vm)
 {
 	struct pci_bus *bus = vm_pci(vm);
@@ -720,6 +818,12 @@ static int virtio_net_create(struct vm *vm)
 		char err[256], name[24];
 		uint8_t mac[6];
 		struct tap t;
+		if (nic->user) {
+			int r = virtio_net_create_user(vm, bus, cfg, i);
+			if (r < 0)
+				return r;
+			continue;
+		}
 		unsigned queues = nic->queues;
 		if (queues > VIRTIO_NET_MAX_PAIRS) {
 			log_warn("nic %u: %u queue pairs asked, %d is the most (the PCI transport's 16 queues)", i, queues,

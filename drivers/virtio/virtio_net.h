@@ -46,6 +46,12 @@ struct virtio_pci;
  * virtio_net_tap_readable. NULL with err set on failure. */
 struct virtio_net *virtio_net_new(struct vm *vm, const struct guest_mem *gm, const char *name, const uint8_t mac[6],
 				  const struct tap *t, char *err, size_t errlen);
+/* A device on usernet u (one queue pair, no offloads); u stays the
+ * caller's. vm may be NULL (tests): the caller then calls usernet_poll and
+ * virtio_net_tap_readable(n, 0) itself. */
+struct usernet;
+struct virtio_net *virtio_net_new_user(struct vm *vm, const struct guest_mem *gm, const char *name,
+				       const uint8_t mac[6], struct usernet *u, char *err, size_t errlen);
 struct virtio_pci *virtio_net_pci(struct virtio_net *n);
 /* What the device thread does when tap queue pair's fd is readable. */
 void virtio_net_tap_readable(struct virtio_net *n, unsigned pair);

@@ -24,3 +24,9 @@ cp liblwip.a "$prefix/lib/"
 # Under include/lwip/ so that lwip's compat/ and arch-neutral headers never
 # shadow the libc's; users add -isystem PREFIX/include/lwip and the port.
 cp -a include/. "$prefix/include/lwip/"
+# The patched sources the library was built from, for the host builds of
+# the unit tests and fuzz targets (gcc and clang with sanitizers, which
+# cannot link this musl library): tests/tests.mk compiles them from here.
+mkdir -p "$prefix/share/lwip-src/netif"
+cp -a core "$prefix/share/lwip-src/"
+cp netif/ethernet.c "$prefix/share/lwip-src/netif/"

@@ -192,6 +192,8 @@ int vmm_config_from_args(struct vmm_config *c, int argc, char **argv, char *err,
 	return 0;
 }
 
+int vmm_nic_check(const struct vmm_nic *nic, unsigned n, char *err, size_t errlen); /* config_dev.c */
+
 int vmm_config_check(const struct vmm_config *c, char *err, size_t errlen)
 {
 	if (!c->kernel[0]) {
@@ -219,6 +221,16 @@ int vmm_config_check(const struct vmm_config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "console-input hvc needs the virtio console (drop --no-hvc)");
 		return -EINVAL;
 	}
+	unsigned users = 0;
+	for (unsigned i = 0; i < c->nnics; i++) {
+		if (vmm_nic_check(&c->nics[i], i, err, errlen) < 0)
+			return -EINVAL;
+		if (c->nics[i].user && ++users > 1) {
+			/* lwip is one stack per process (see usernet.h). */
+			snprintf(err, errlen, "nic %u: only one user NIC per VM", i);
+			return -EINVAL;
+		}
+	}
 	for (unsigned i = 0; i < c->nnics; i++)
 		for (unsigned j = 0; j < i; j++)
 			if (c->nics[i].tap[0] && !strcmp(c->nics[i].tap, c->nics[j].tap)) {
@@ -234,7 +246,8 @@ int vmm_config_check(const struct vmm_config *c, char *err, size_t errlen)
  * "console-input": "serial", "stop-timeout": 10,
  * "disks": [{"path": "/data/a.img", "readonly": false, "serial": "A1",
  *            "block-size": 512, "discard": true}, "/data/b.img,readonly"],
- * "nics": [{"bridge": "br0", "tap": "vm0", "mac": "52:54:00:12:34:56", "queues": 1}]}.
+ * "nics": [{"bridge": "br0", "tap": "vm0", "mac": "52:54:00:12:34:56", "queues": 1},
+ *          {"user": true, "restrict": false, "hostfwd": ["tcp:2222:22"]}]}.
  * A disk or NIC is an object or the same string as its --disk / --net option.
  * Unknown keys are errors: a misspelt setting must not be ignored silently. */
 #define VMM_CONFIG_MAX_BYTES (64 * 1024)
@@ -294,6 +307,21 @@ static int config_json_devices(struct vmm_config *c, const struct json_doc *doc,
 				snprintf(err, errlen, "%s[%d]: unknown setting (a key longer than %zu bytes)", what, i,
 					 sizeof(key) - 1);
 				return -EINVAL;
+			}
+			if (json_type(doc, v) == JSON_ARRAY) {
+				/* A repeatable setting (a NIC's "hostfwd": [...]): each
+				 * string as if given once more. */
+				for (int j = 0, nj = json_array_len(doc, v); j < nj; j++) {
+					if (json_get_string(doc, json_array_at(doc, v, j), val, sizeof(val)) < 0) {
+						snprintf(err, errlen, "%s[%d]: %s[%d] must be a string", what, i, key, j);
+						return -EINVAL;
+					}
+					r = disks ? vmm_disk_set(&c->disks[idx], idx, key, val, err, errlen)
+						  : vmm_nic_set(&c->nics[idx], idx, key, val, err, errlen);
+					if (r < 0)
+						return r;
+				}
+				continue;
 			}
 			if (json_get_bool(doc, v, &b) == 0)
 				snprintf(val, sizeof(val), "%s", b ? "on" : "off");

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "usernet/usernet_config.h"
+
 #define VMM_PATH_MAX 4096
 #define VMM_CMDLINE_MAX 4096
 #define VMM_MEM_MIN (16ULL << 20)
@@ -34,13 +36,18 @@ struct vmm_disk {
 };
 
 /* One virtio-net NIC on a tap: --net bridge=BR[,tap=NAME][,mac=MAC][,queues=N]
- * or {"bridge": ..., "tap": ..., "mac": "52:54:..", "queues": 1} in JSON. */
+ * or {"bridge": ..., "tap": ..., "mac": "52:54:..", "queues": 1} in JSON.
+ * Or on user-mode networking: --net user[,mac=MAC][,net=CIDR][,host=IP]
+ * [,dns=IP][,guest=IP][,restrict=on][,hostfwd=tcp:HOSTPORT:GUESTPORT]...
+ * or {"user": true, "hostfwd": ["tcp:8080:80"], ...} in JSON. */
 struct vmm_nic {
 	char bridge[VMM_IFNAME_MAX]; /* the tap joins this bridge ("" = none) */
 	char tap[VMM_IFNAME_MAX];    /* the tap's name ("" = the kernel picks kvmboxN) */
 	uint8_t mac[6];
 	int mac_set;                 /* else one is derived from the VM name and NIC number */
 	unsigned queues;             /* queue pairs (multiqueue tap), 1 to VMM_NIC_MAX_QUEUES */
+	int user;                    /* usernet instead of a tap (one per VM) */
+	struct usernet_config unet;  /* its settings */
 };
 
 /* Where console input goes: the UART (ttyS0) or the virtio console (hvc0).

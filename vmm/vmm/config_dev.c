@@ -140,8 +140,50 @@ int vmm_nic_set(struct vmm_nic *nic, unsigned n, const char *key, const char *va
 		}
 		return 0;
 	}
-	snprintf(err, errlen, "nic %u: unknown setting '%s' (bridge, tap, mac, queues)", n, key);
+	if (!strcmp(key, "user")) {
+		if (strcmp(val, "on") && strcmp(val, "off")) {
+			snprintf(err, errlen, "nic %u: user must be on or off, not '%s'", n, val);
+			return -EINVAL;
+		}
+		nic->user = !strcmp(val, "on");
+		return 0;
+	}
+	char uerr[200];
+	int r = usernet_config_set(&nic->unet, key, val, uerr, sizeof(uerr));
+	if (r == 0 || r != -ENOENT) {
+		if (r < 0)
+			snprintf(err, errlen, "nic %u: %s", n, uerr);
+		return r;
+	}
+	snprintf(err, errlen,
+		 "nic %u: unknown setting '%s' (bridge, tap, mac, queues; user with net, host, dns, guest, restrict, hostfwd)",
+		 n, key);
 	return -EINVAL;
+}
+
+/* A NIC as a whole: user-mode settings only with user, which takes no tap. */
+int vmm_nic_check(const struct vmm_nic *nic, unsigned n, char *err, size_t errlen);
+int vmm_nic_check(const struct vmm_nic *nic, unsigned n, char *err, size_t errlen)
+{
+	struct usernet_config def;
+	usernet_config_defaults(&def);
+	if (!nic->user) {
+		if (memcmp(&def, &nic->unet, sizeof(def))) {
+			snprintf(err, errlen, "nic %u: net, host, dns, guest, restrict and hostfwd are for a user NIC (--net user,...)", n);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (nic->bridge[0] || nic->tap[0] || nic->queues != 1) {
+		snprintf(err, errlen, "nic %u: a user NIC has no bridge, tap or queues", n);
+		return -EINVAL;
+	}
+	char uerr[200];
+	if (usernet_config_check(&nic->unet, uerr, sizeof(uerr)) < 0) {
+		snprintf(err, errlen, "nic %u: %s", n, uerr);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 void vmm_disk_defaults(struct vmm_disk *d);
@@ -157,6 +199,7 @@ void vmm_nic_defaults(struct vmm_nic *nic)
 {
 	memset(nic, 0, sizeof(*nic));
 	nic->queues = 1;
+	usernet_config_defaults(&nic->unet);
 }
 
 /* "a=1,b,c=x" pairs; a bare word is key "" for the first item when first_is

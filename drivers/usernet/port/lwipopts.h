@@ -41,17 +41,24 @@
 /* One contiguous pbuf per frame handed to linkoutput: the virtio-net side
  * copies it into one descriptor chain without walking a pbuf list. */
 #define LWIP_NETIF_TX_SINGLE_PBUF       1
+/* On a 64-bit host lwip's IPv6 reassembly helper (two pointers) does not
+ * fit in the fragment header it would overlay: without a copy, its timer
+ * asserts a second after start. */
+#define IPV6_FRAG_COPYHEADER            1
 
 /* Memory: static pools only. */
 #define MEM_LIBC_MALLOC                 0
 #define MEMP_MEM_MALLOC                 0
 #define MEM_ALIGNMENT                   8
-#define MEM_SIZE                        (512 * 1024)  /* heap for outgoing TCP data */
-#define PBUF_POOL_SIZE                  128           /* received frames in flight */
+#define MEM_SIZE                        (1024 * 1024) /* heap for outgoing TCP data */
+#define PBUF_POOL_SIZE                  256           /* received frames in flight */
 #define MEMP_NUM_PBUF                   64            /* pbufs that point at ROM/guest data */
 #define MEMP_NUM_RAW_PCB                4
 #define MEMP_NUM_UDP_PCB                32            /* concurrent guest UDP flows */
-#define MEMP_NUM_TCP_PCB                64            /* concurrent guest TCP connections */
+/* Concurrent TCP connections, TIME_WAIT included: above usernet.h's
+ * USERNET_MAX_TCP + USERNET_MAX_FWD_CONNS, so a guest that opens as many as
+ * it may never makes lwip reclaim (abort) a live connection. */
+#define MEMP_NUM_TCP_PCB                256
 #define MEMP_NUM_TCP_PCB_LISTEN         8
 #define MEMP_NUM_REASSDATA              8
 #define MEMP_NUM_FRAG_PBUF              16
@@ -62,9 +69,13 @@
 #define TCP_WND                         (16 * TCP_MSS)
 #define TCP_SND_BUF                     (16 * TCP_MSS)
 #define TCP_SND_QUEUELEN                (4 * TCP_SND_BUF / TCP_MSS)
+/* Out-of-order segments a guest can make one connection hold (each pins a
+ * pool pbuf): bounded, so one connection cannot take the whole pool. */
+#define TCP_OOSEQ_MAX_PBUFS             8
+#define TCP_OOSEQ_MAX_BYTES             (8 * TCP_MSS)
 /* Segments are shared by all connections; lwip refuses to build unless one
  * connection can fill its whole send queue (>= TCP_SND_QUEUELEN). */
-#define MEMP_NUM_TCP_SEG                256
+#define MEMP_NUM_TCP_SEG                512
 
 #if MEMP_NUM_TCP_SEG < TCP_SND_QUEUELEN
 #error "MEMP_NUM_TCP_SEG must be at least TCP_SND_QUEUELEN"
