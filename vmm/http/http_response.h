@@ -1,0 +1,54 @@
+/* HTTP responses: what a handler fills in, and how it goes on the wire.
+ *
+ * Errors are JSON of one shape everywhere, so clients need one code path:
+ *   {"error":{"code":"not_found","message":"no such path: /api/x"}}
+ * code is stable and machine-readable (http_status_code()); message is a
+ * sentence for a person and may change.
+ */
+#ifndef KVMBOX_HTTP_RESPONSE_H
+#define KVMBOX_HTTP_RESPONSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "http/http_parse.h"
+#include "json.h"
+
+#define HTTP_MAX_RESPONSE (8u << 20)   /* bytes of one response body we build in memory */
+#define HTTP_EXTRA_HEADERS 8192         /* bytes of handler-added header lines (a Location holds a whole target) */
+
+struct http_response {
+	int status;
+	const char *content_type;
+	char extra[HTTP_EXTRA_HEADERS]; /* "Name: value\r\n" lines */
+	size_t extra_len;
+	const char *body;     /* static data, or owned when body_owned */
+	size_t body_len;
+	bool body_owned;
+	bool close;           /* close the connection after this response */
+};
+
+void http_resp_init(struct http_response *r);
+void http_resp_free(struct http_response *r);
+
+/* A body that outlives the response (static data); not copied. */
+void http_resp_static(struct http_response *r, int status, const char *type, const char *data, size_t len);
+/* The JSON error shape above; message is formatted like printf. */
+void http_resp_error(struct http_response *r, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Add a header line. Refuses (-EINVAL) CR or LF in name or value and
+ * (-ENOSPC) what does not fit. */
+int http_resp_header(struct http_response *r, const char *name, const char *value);
+
+/* JSON bodies: begin gives a writer on a buffer of cap bytes (bounded by
+ * HTTP_MAX_RESPONSE); end checks it and sets status and body, or turns the
+ * response into a 500 error if the writer failed. */
+int http_resp_json_begin(struct http_response *r, struct json_writer *w, size_t cap);
+void http_resp_json_end(struct http_response *r, struct json_writer *w, int status);
+
+/* The status line and headers for r, into buf. head_only: a reply to HEAD
+ * (Content-Length of the body that GET would send, no body). Returns the
+ * length, or 0 if buf is too small. */
+size_t http_resp_head(const struct http_response *r, bool keep_alive, char *buf, size_t size);
+
+#endif
