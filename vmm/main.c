@@ -2,6 +2,7 @@
  * dispatches; each subcommand lives in its own folder and registers itself. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "command.h"
 
@@ -28,8 +29,10 @@ int main(int argc, char **argv)
 {
 	const char *self = strrchr(argv[0], '/');
 	self = self ? self + 1 : argv[0];
-	/* The kernel starts us as /init: that is the init subcommand. */
-	if (!strcmp(self, "init") && argc >= 1)
+	/* The kernel starts us as /init: that is the init subcommand. PID 1's
+	 * own children run /init too (the supervisor service: "/init
+	 * supervisor"), and those go to the command they name. */
+	if (!strcmp(self, "init") && argc >= 1 && (getpid() == 1 || argc < 2 || !command_find(argv[1])))
 		return command_find("init")->run(argc, argv);
 	if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		usage(argc < 2 ? stderr : stdout);
