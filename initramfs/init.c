@@ -28,6 +28,7 @@
 
 #include "command.h"
 #include "init.h"
+#include "net.h"
 #include "log.h"
 
 static void mount_one(const char *src, const char *dst, const char *type, unsigned long flags, const char *opts)
@@ -193,12 +194,26 @@ static int cmd_init(int argc, char **argv)
 	if (!power_button_open(epfd))
 		log_warn("no power button found; use 'kvmbox poweroff' or the console menu to power off");
 
+	struct net_config net;
+	char net_err[160], addr[64], waitopt[16];
+	if (net_config_parse(cmdline, &net, net_err, sizeof(net_err)) < 0)
+		log_warn("net: %s; using DHCP on %s instead", net_err, NET_BRIDGE_DEFAULT);
+	double net_wait = NET_WAIT_DEFAULT_S;
+	if (cmdline_get(cmdline, "kvmbox.netwait", waitopt, sizeof(waitopt)) == 1)
+		net_wait = atof(waitopt);
+	if (!(net_wait >= 0 && net_wait <= NET_WAIT_MAX_S)) /* also refuses nan */
+		net_wait = NET_WAIT_DEFAULT_S;
+	net_start(&net, net_wait, epfd);
+	net_describe(addr, sizeof(addr));
+
 	if (command_find("supervisor"))
 		service_add("supervisor", (char *const *)supervisor_argv);
 	service_start_due(now_seconds());
 
-	log_plain(LOG_INFO, "kvmbox ready version=%s kvm=%s iommu=%s data=%s console=none", KVMBOX_VERSION,
-		 kvm ? "yes" : "no", iommu_on ? "on" : "off", data.mounted ? DATA_MOUNT : "none");
+	/* addr= is one word: the address, or "none". */
+	log_plain(LOG_INFO, "kvmbox ready version=%s kvm=%s iommu=%s data=%s addr=%s console=none", KVMBOX_VERSION,
+		 kvm ? "yes" : "no", iommu_on ? "on" : "off", data.mounted ? DATA_MOUNT : "none",
+		 net_addr() ? addr : "none");
 	seed_start(cmdline, epfd);
 
 	for (;;) {
@@ -208,7 +223,7 @@ static int cmd_init(int argc, char **argv)
 		for (int i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
 			if (fd != sfd) {
-				if (seed_output(fd))
+				if (seed_output(fd) || net_event(fd))
 					continue;
 				if (power_button_pressed(fd)) {
 					log_info("power button pressed");

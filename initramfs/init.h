@@ -13,6 +13,8 @@
 #define DATA_WAIT_MAX_S 600    /* kvmbox.datawait= beyond this is ignored */
 #define CMDLINE_MAX 4096
 #define SHUTDOWN_GRACE_S 10    /* SIGTERM to SIGKILL, at power-off */
+#define NET_WAIT_DEFAULT_S 10  /* for the first DHCP lease before the ready line */
+#define NET_WAIT_MAX_S 600     /* kvmbox.netwait= beyond this is ignored */
 
 /* --- init_parse.c: parsers of outside input (kernel command line, disks) --- */
 

@@ -7,7 +7,10 @@ Paths:
   uefi      out/kvmbox.img on a USB stick, OVMF, systemd-boot
   bios      out/kvmbox.img on a USB stick, SeaBIOS, gptmbr + syslinux
   pxe       no disk; SeaBIOS, the NIC's iPXE ROM, DHCP and TFTP from QEMU's
-            user network serving out/pxe/, which boots boot.ipxe
+            user network serving out/pxe/, which boots boot.ipxe; then the
+            appliance's own DHCP client must get 10.0.2.15 on kvbr0 (the ready
+            line's addr=), and its HTTPS port must answer through QEMU's
+            forward from this host
   direct    QEMU -kernel/-initrd/-append with out/kernel/bzImage
   data-damaged  direct boot with a copy of kvmbox.img whose KVMBOX-DATA
             superblock is damaged: kvmbox must say why it cannot mount it
@@ -36,6 +39,8 @@ Environment: KVMBOX_OUT (default out), KVMBOX_KERNEL, KVMBOX_INITRAMFS.
 import os
 import re
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -172,6 +177,40 @@ def data_log(image):
     return out.stdout
 
 
+def _free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+# The host port QEMU forwards to the appliance's 443 on the pxe path.
+HTTPS_FWD = _free_port()
+
+
+def https_answers(port, timeout):
+    """The status line of GET /api/host over TLS through the forward, or
+    None: proof that the appliance's address, bridge and server work. The
+    certificate is self-signed, so it is not verified here."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+                with ctx.wrap_socket(raw) as t:
+                    t.sendall(b"GET /api/host HTTP/1.1\r\nHost: kvmbox\r\nConnection: close\r\n\r\n")
+                    line = t.recv(200).split(b"\r\n")[0].decode("ascii", "replace")
+                    if line.startswith("HTTP/1.1 "):
+                        return line
+        except (OSError, ssl.SSLError):
+            pass
+        time.sleep(1)
+    return None
+
+
 def path_args(name):
     """QEMU arguments (after machine_args()) for boot path NAME, and the
     files it needs."""
@@ -183,7 +222,7 @@ def path_args(name):
         # QEMU's own DHCP and TFTP server hands out boot.ipxe; the e1000's
         # option ROM is iPXE, which runs the script.
         return _seabios_serial() + [
-                "-netdev", "user,id=n0,tftp=%s,bootfile=boot.ipxe" % PXE,
+                "-netdev", "user,id=n0,tftp=%s,bootfile=boot.ipxe,hostfwd=tcp:127.0.0.1:%d-:443" % (PXE, HTTPS_FWD),
                 "-device", "e1000,netdev=n0", "-boot", "n"], \
                [os.path.join(PXE, f) for f in ("boot.ipxe", "bzImage", "initramfs.cpio.gz")]
     if name == "direct":
@@ -248,6 +287,16 @@ def boot(name):
             problems = []
             if not re.search(r"\bkvm=yes\b", r["ready_line"]):
                 problems.append("no kvm=yes in %r" % r["ready_line"])
+            if name == "pxe":
+                # The appliance's own DHCP client, on the bridge, and the
+                # HTTPS server reachable over it.
+                if not re.search(r"\baddr=10\.0\.2\.15/24\b", r["ready_line"]):
+                    problems.append("no addr=10.0.2.15/24 in %r" % r["ready_line"])
+                if "net: eth0 joined bridge kvbr0" not in q.output():
+                    problems.append("eth0 did not join kvbr0 (see %s)" % q.serial_log)
+                status = https_answers(HTTPS_FWD, 60)
+                if not status:
+                    problems.append("no HTTPS answer on the appliance's address through QEMU's forward")
             t = time.monotonic()
             q.powerdown()
             status = q.wait_exit(EXIT_TIMEOUT_S)
