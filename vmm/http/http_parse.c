@@ -359,6 +359,7 @@ const char *http_status_reason(int status)
 	case 415: return "Unsupported Media Type";
 	case 417: return "Expectation Failed";
 	case 422: return "Unprocessable Content";
+	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";
@@ -384,6 +385,7 @@ const char *http_status_code(int status)
 	case 415: return "unsupported_media_type";
 	case 417: return "expectation_failed";
 	case 422: return "invalid_value";
+	case 429: return "too_many_requests";
 	case 431: return "headers_too_large";
 	case 501: return "not_implemented";
 	case 503: return "unavailable";

@@ -3,10 +3,13 @@
  * console hub come next.
  *
  *   kvmbox supervisor [--https ADDR:PORT] [--http ADDR:PORT|none] [--state DIR]
+ *                     [--admin-hash HASH]
  *
  * Port 0 picks a free port; the log says which ("https: listening on ...").
  * Hidden, for tests: --limit NAME=VALUE (any field of struct http_limits,
- * e.g. header_ms=500) and --routes (print the API's routes and exit).
+ * e.g. header_ms=500), --routes (print the API's routes and exit), and
+ * --auth-iterations N, --session-idle-ms N, --session-life-ms N (PBKDF2
+ * rounds for new hashes, session timeouts; see vmm/auth/).
  * SIGTERM or SIGINT: close every connection and exit 0.
  */
 #include <errno.h>
@@ -19,6 +22,8 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "auth/auth.h"
+#include "init.h"
 #include "command.h"
 #include "http/http_redirect.h"
 #include "http/http_server.h"
@@ -32,9 +37,12 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: kvmbox supervisor [--https ADDR:PORT] [--http ADDR:PORT|none] [--state DIR]\n"
+		   "                         [--admin-hash HASH]\n"
 		   "  --https   HTTPS API address (default %s)\n"
 		   "  --http    plain HTTP address that redirects to HTTPS (default %s)\n"
-		   "  --state   state directory (default %s, or %s in RAM without /data)\n",
+		   "  --state   state directory (default %s, or %s in RAM without /data)\n"
+		   "  --admin-hash  the admin password as `kvmbox passwd-hash` prints it, used when\n"
+		   "            none is set yet (also kvmbox.adminhash= on the kernel command line)\n",
 		SUPERVISOR_HTTPS_DEFAULT, SUPERVISOR_HTTP_DEFAULT, STATE_DEFAULT_DIR, STATE_RAM_DIR);
 }
 
@@ -63,10 +71,72 @@ static void log_listening(struct http_server *srv, unsigned i, const char *what,
 	log_info("%s: listening on %s:%d", what, a, http_server_port(srv, i));
 }
 
+/* A positive number for a hidden option, or 0. */
+static unsigned long opt_number(const char *v)
+{
+	char *end;
+	unsigned long n = strtoul(v, &end, 10);
+	return *v && !*end && n <= 0xffffffffUL ? n : 0;
+}
+
+/* Load STATE/auth/users.json; with no admin yet, take the hash from
+ * --admin-hash or kvmbox.adminhash= on /proc/cmdline. A store that cannot be
+ * read is an error: starting anyway could overwrite it, or serve an API with
+ * no password at all. */
+static int supervisor_auth(struct api_auth *au, const char *state, const char *admin_hash)
+{
+	char dir[PATH_MAX], why[600], cmdhash[AUTH_HASH_MAX];
+	snprintf(dir, sizeof(dir), "%s/auth", state);
+	int r = auth_store_load(&au->store, dir, why, sizeof(why));
+	if (r) {
+		log_error("auth: %s", why);
+		log_error("auth: not starting, so that nothing overwrites it; fix or move the file");
+		return -1;
+	}
+	if (auth_store_user(&au->store, AUTH_ADMIN))
+		return 0;
+	const char *from = "--admin-hash";
+	if (!admin_hash) {
+		char cmdline[CMDLINE_MAX];
+		FILE *f = fopen("/proc/cmdline", "re");
+		if (f && fgets(cmdline, sizeof(cmdline), f) &&
+		    cmdline_get(cmdline, "kvmbox.adminhash", cmdhash, sizeof(cmdhash)) == 1) {
+			admin_hash = cmdhash;
+			from = "kvmbox.adminhash= on the kernel command line";
+		}
+		if (f)
+			fclose(f);
+	}
+	if (!admin_hash) {
+		log_warn("auth: no admin password is set: the API answers nothing but POST /api/auth/setup, "
+			 "and that only from this machine; or restart with --admin-hash (kvmbox passwd-hash)");
+		return 0;
+	}
+	struct auth_hash h;
+	if (auth_hash_parse(admin_hash, &h)) {
+		log_error("auth: the hash from %s is not pbkdf2-sha256$ITER$SALT$HASH with %d..%d rounds "
+			  "(make one with kvmbox passwd-hash)", from, AUTH_PBKDF2_MIN_ITERATIONS,
+			  AUTH_PBKDF2_MAX_ITERATIONS);
+		return -1;
+	}
+	r = auth_store_set_user(&au->store, AUTH_ADMIN, admin_hash);
+	if (!r)
+		r = auth_store_save(&au->store);
+	if (r) {
+		log_error("auth: cannot save %s/" AUTH_STORE_FILE ": %s", dir, strerror(-r));
+		return -1;
+	}
+	log_info("auth: admin password set from %s", from);
+	return 0;
+}
+
 static int supervisor_main(int argc, char **argv)
 {
 	const char *https_addr = SUPERVISOR_HTTPS_DEFAULT, *http_addr = SUPERVISOR_HTTP_DEFAULT;
-	const char *state_opt = NULL;
+	const char *state_opt = NULL, *admin_hash = NULL;
+	static struct api_auth auth; /* large: sessions and the limiter's table */
+	unsigned long iterations = AUTH_PBKDF2_ITERATIONS, idle_ms = AUTH_SESSION_IDLE_MS,
+		      life_ms = AUTH_SESSION_LIFE_MS;
 	struct http_limits lim;
 	http_limits_default(&lim);
 
@@ -94,6 +164,21 @@ static int supervisor_main(int argc, char **argv)
 			http_addr = v;
 		} else if (!strcmp(o, "--state")) {
 			state_opt = v;
+		} else if (!strcmp(o, "--admin-hash")) {
+			admin_hash = v;
+		} else if (!strcmp(o, "--auth-iterations") || !strcmp(o, "--session-idle-ms") ||
+			   !strcmp(o, "--session-life-ms")) {
+			unsigned long n = opt_number(v);
+			if (!n) {
+				fprintf(stderr, "kvmbox supervisor: %s needs a positive number\n", o);
+				return 2;
+			}
+			if (!strcmp(o, "--auth-iterations"))
+				iterations = n;
+			else if (!strcmp(o, "--session-idle-ms"))
+				idle_ms = n;
+			else
+				life_ms = n;
 		} else if (!strcmp(o, "--limit")) {
 			if (http_limits_set(&lim, v)) {
 				fprintf(stderr, "kvmbox supervisor: bad --limit '%s' (NAME=POSITIVE_NUMBER)\n", v);
@@ -113,6 +198,11 @@ static int supervisor_main(int argc, char **argv)
 		fprintf(stderr, "kvmbox supervisor: an address must be IPv4:PORT or [IPv6]:PORT, e.g. 0.0.0.0:443\n");
 		return 2;
 	}
+	if (iterations < AUTH_PBKDF2_MIN_ITERATIONS || iterations > AUTH_PBKDF2_MAX_ITERATIONS) {
+		fprintf(stderr, "kvmbox supervisor: --auth-iterations must be %d..%d\n", AUTH_PBKDF2_MIN_ITERATIONS,
+			AUTH_PBKDF2_MAX_ITERATIONS);
+		return 2;
+	}
 
 	char state[PATH_MAX - 16], tlsdir[PATH_MAX];
 	bool in_ram;
@@ -128,6 +218,10 @@ static int supervisor_main(int argc, char **argv)
 	else
 		log_info("state in %s", state);
 	snprintf(tlsdir, sizeof(tlsdir), "%s/tls", state);
+	auth.iterations = (unsigned)iterations;
+	auth_sessions_init(&auth.sessions, idle_ms, life_ms);
+	if (supervisor_auth(&auth, state, admin_hash))
+		return 1;
 
 	/* Signals arrive through the event loop, so shutdown happens between
 	 * two events, never inside one. */
@@ -158,6 +252,7 @@ static int supervisor_main(int argc, char **argv)
 		.state_in_ram = in_ram,
 		.tls_fingerprint = tls_server_fingerprint(tls),
 		.tls_source = tls_server_cert_source(tls),
+		.auth = &auth,
 	};
 	int rc = 1;
 	if ((r = http_server_init(&s.srv, &lim))) {
