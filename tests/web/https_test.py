@@ -690,6 +690,27 @@ def run_checks(sup, work, state):
         return "; ".join(errs) if errs else None
     check("openapi_replies_match_schemas", openapi_schemas)
 
+    def host_pci():
+        # The host's PCI functions as the API shows them: every function in
+        # sysfs, each with its group and driver as sysfs says, in the
+        # documented shape.
+        status, _, body = get(port, "/api/host/pci")
+        if status != 200:
+            return "status %d: %r" % (status, body[:200])
+        doc = json.loads(body)
+        errs = schema_errors(spec, {"$ref": "#/components/schemas/HostPci"}, doc) if spec else []
+        want = sorted(os.listdir("/sys/bus/pci/devices"))
+        got = sorted(d["bdf"] for d in doc["devices"])
+        if got != want:
+            errs.append("functions %s, sysfs has %s" % (got, want))
+        for d in doc["devices"]:
+            link = os.path.join("/sys/bus/pci/devices", d["bdf"], "driver")
+            drv = os.path.basename(os.readlink(link)) if os.path.islink(link) else None
+            if d["driver"] != drv:
+                errs.append("%s: driver %r, sysfs %r" % (d["bdf"], d["driver"], drv))
+        return "; ".join(errs) if errs else None
+    check("api_host_pci", host_pci)
+
     check("err_404_json", lambda: json_error(*get(port, "/api/nothing"), 404, "not_found"))
 
     def err_405():

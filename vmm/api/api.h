@@ -61,6 +61,8 @@ extern const size_t api_openapi_yaml_len;
 
 void api_get_host(const struct http_request *req, const struct http_params *params, struct http_response *resp,
 		  void *ctx);
+void api_get_pci(const struct http_request *req, const struct http_params *params, struct http_response *resp,
+		 void *ctx);
 void api_auth_setup(const struct http_request *req, const struct http_params *params, struct http_response *resp,
 		    void *ctx);
 void api_auth_login(const struct http_request *req, const struct http_params *params, struct http_response *resp,
