@@ -130,4 +130,5 @@ bench: image $(GUEST_INITRD)
 	@$(BENCH_CMDS)
 	@/usr/bin/python3 tests/bench/vm_bench.py
 	@/usr/bin/python3 tests/bench/io_bench.py
+	@/usr/bin/python3 tests/bench/net_bench.py
 	@/usr/bin/python3 tests/bench/vfio_bench.py

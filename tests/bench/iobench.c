@@ -4,9 +4,12 @@
  * It sets up what both VMMs share: the backing file /tmp/bench.img (tmpfs,
  * so the host's disk is not what is measured), the bridge kvbr0 with
  * 10.0.3.1/24, a persistent tap qtap0 in it for QEMU (kvmbox makes its own
- * tap and joins the bridge itself), and a TCP receiver on 10.0.3.1:5001 that
+ * tap and joins the bridge itself), and a TCP receiver on port 5001 of all
+ * the appliance's addresses (10.0.3.1 for taps, 127.0.0.1 for user-mode NATs:
+ * kvmbox usernet and QEMU slirp map their gateway 10.0.2.2 to it) that
  * counts bytes and answers the count. Then it runs every VMM of
- * /iobench.conf, round-robin, RUNS times, each with its console on a pipe;
+ * /NAME.conf (NAME: how it was started, /iobench or /netbench), round-robin,
+ * RUNS times, each with its console on a pipe;
  * the guest (tests/bench/vm/io_guest.c) prints "KVMBOX-IO: begin PHASE" and
  * "KVMBOX-IO: end PHASE bytes=.. ops=.. secs=..", and at both lines we read
  * the VMM's CPU time: all its threads (/proc/PID/stat) and its vCPU threads
@@ -16,7 +19,7 @@
  *   IOBENCH fail vmm=NAME why=...   (and IOBENCH tail lines)
  *   IOBENCH end
  *
- * /iobench.conf: runs N | timeout S | mb N | vmm NAME, then arg/env lines
+ * /NAME.conf: runs N | timeout S | mb N | vmm NAME, then arg/env lines
  * as in vmbench.conf.
  */
 #include <arpa/inet.h>
@@ -212,10 +215,9 @@ static void sink_start(void)
 {
 	int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1;
 	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(5001) };
-	inet_pton(AF_INET, "10.0.3.1", &a.sin_addr);
-	if (bind(ls, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(ls, 8) < 0)
-		fail("receiver on 10.0.3.1:5001: %s", strerror(errno));
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(5001), .sin_addr.s_addr = htonl(INADDR_ANY) };
+	if (bind(ls, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(ls, 64) < 0)
+		fail("receiver on port 5001: %s", strerror(errno));
 	pthread_t t;
 	pthread_create(&t, NULL, sink_thread, (void *)(intptr_t)ls);
 }
@@ -350,8 +352,11 @@ static void trial(int round, struct vmm *v)
 	}
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	char conf[64];
+	const char *self = argc > 0 && strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : "iobench";
+	snprintf(conf, sizeof(conf), "/%s.conf", self[0] ? self : "iobench");
 	mount("proc", "/proc", "proc", 0, "");
 	mount("sysfs", "/sys", "sysfs", 0, "");
 	mount("devtmpfs", "/dev", "devtmpfs", 0, "");
@@ -363,7 +368,7 @@ int main(void)
 		dup2(con, 2);
 	}
 	signal(SIGPIPE, SIG_IGN);
-	read_config("/iobench.conf");
+	read_config(conf);
 	for (int i = 0; i < 100 && access("/dev/kvm", R_OK | W_OK); i++)
 		usleep(100 * 1000);
 	/* The disk: written once with non-zero bytes, so reads are of real data. */

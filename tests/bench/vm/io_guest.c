@@ -10,6 +10,11 @@
  * kvmbox.io=net: eth0 gets 10.0.3.2/24, connects to 10.0.3.1:5001 and
  *     sends kvmbox.mb MiB (tcpsend); the phase ends when the receiver has
  *     acknowledged every byte, so it measures delivery, not our send buffer.
+ *     kvmbox.ip=A.B.C.D and kvmbox.dst=A.B.C.D change the two addresses
+ *     (tests/bench/net_bench.py: 10.0.2.15 and 10.0.2.2 behind a user-mode
+ *     NAT). kvmbox.conns=N (default 0: none) adds tcpconn: N connections
+ *     one after another, each connect, shutdown(SHUT_WR), the receiver's
+ *     8-byte count read, close; ops=N.
  *
  * Each phase prints, on the console:
  *   KVMBOX-IO: begin PHASE
@@ -116,14 +121,48 @@ static int if_set(int s, unsigned long req, struct ifreq *ifr, const char *what)
 	return 0;
 }
 
-static int bench_net(long mb)
+/* The receiver's count for one connection; -1 on error. */
+static int64_t exchange(int fd)
+{
+	uint64_t acked = 0;
+	shutdown(fd, SHUT_WR);
+	return read(fd, &acked, sizeof(acked)) == sizeof(acked) ? (int64_t)acked : -1;
+}
+
+static int bench_conns(const struct sockaddr_in *dst, long conns)
+{
+	struct timeval tv = { .tv_sec = 20 };
+	say("begin tcpconn");
+	double t0 = now();
+	for (long i = 0; i < conns; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (connect(fd, (const struct sockaddr *)dst, sizeof(*dst)) < 0) {
+			say("error connection %ld: connect: %s", i, strerror(errno));
+			return 1;
+		}
+		if (exchange(fd) != 0) {
+			say("error connection %ld: no count from the receiver: %s", i, strerror(errno));
+			return 1;
+		}
+		close(fd);
+	}
+	phase_end("tcpconn", 0, (uint64_t)conns, t0);
+	return 0;
+}
+
+static int bench_net(long mb, const char *ip, const char *dst_ip, long conns)
 {
 	int s = socket(AF_INET, SOCK_DGRAM, 0);
 	struct ifreq ifr = { 0 };
 	snprintf(ifr.ifr_name, IFNAMSIZ, "eth0");
 	struct sockaddr_in *a = (struct sockaddr_in *)&ifr.ifr_addr;
 	a->sin_family = AF_INET;
-	inet_pton(AF_INET, "10.0.3.2", &a->sin_addr);
+	if (inet_pton(AF_INET, ip, &a->sin_addr) != 1) {
+		say("error bad kvmbox.ip '%s'", ip);
+		return 1;
+	}
 	if (if_set(s, SIOCSIFADDR, &ifr, "eth0 address") < 0)
 		return 1;
 	inet_pton(AF_INET, "255.255.255.0", &a->sin_addr);
@@ -133,9 +172,13 @@ static int bench_net(long mb)
 	if (if_set(s, SIOCSIFFLAGS, &ifr, "eth0 up") < 0)
 		return 1;
 	close(s);
+	say("note eth0 %s is up; connecting to %s:5001", ip, dst_ip);
 
 	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons(5001) };
-	inet_pton(AF_INET, "10.0.3.1", &dst.sin_addr);
+	if (inet_pton(AF_INET, dst_ip, &dst.sin_addr) != 1) {
+		say("error bad kvmbox.dst '%s'", dst_ip);
+		return 1;
+	}
 	int fd = -1;
 	/* Timeouts on both directions: a lost peer fails the trial in seconds,
 	 * not at the driver's limit. */
@@ -147,13 +190,13 @@ static int bench_net(long mb)
 		if (connect(fd, (struct sockaddr *)&dst, sizeof(dst)) == 0)
 			break;
 		if (tries % 10 == 0)
-			say("note connect 10.0.3.1:5001: %s; trying again", strerror(errno));
+			say("note connect %s:5001: %s; trying again", dst_ip, strerror(errno));
 		close(fd);
 		fd = -1;
 		usleep(100 * 1000);
 	}
 	if (fd < 0) {
-		say("error connect 10.0.3.1:5001: %s", strerror(errno));
+		say("error connect %s:5001: %s", dst_ip, strerror(errno));
 		return 1;
 	}
 	static uint8_t buf[256 << 10];
@@ -176,7 +219,20 @@ static int bench_net(long mb)
 	ssize_t r = read(fd, &acked, sizeof(acked)); /* the receiver's byte count */
 	phase_end("tcpsend", r == sizeof(acked) ? acked : 0, (uint64_t)mb, t0);
 	close(fd);
-	return acked == total ? 0 : 1;
+	if (acked != total)
+		return 1;
+	return conns > 0 ? bench_conns(&dst, conns) : 0;
+}
+
+/* The value of KEY (up to the next space) in DST, else DEF. */
+static const char *arg_str(const char *cmdline, const char *key, char *dst, size_t len, const char *def)
+{
+	const char *p = strstr(cmdline, key);
+	if (!p)
+		return def;
+	p += strlen(key);
+	snprintf(dst, len, "%.*s", (int)strcspn(p, " \n"), p);
+	return dst;
 }
 
 int main(void)
@@ -193,7 +249,12 @@ int main(void)
 	char cmdline[1024];
 	read_file("/proc/cmdline", cmdline, sizeof(cmdline));
 	long mb = arg_long(cmdline, "kvmbox.mb=", 64), ops = arg_long(cmdline, "kvmbox.ops=", 4000);
-	int rc = strstr(cmdline, "kvmbox.io=net") ? bench_net(mb) : bench_blk(mb, ops);
+	char ip[32], dst[32];
+	int rc = strstr(cmdline, "kvmbox.io=net")
+		 ? bench_net(mb, arg_str(cmdline, "kvmbox.ip=", ip, sizeof(ip), "10.0.3.2"),
+			     arg_str(cmdline, "kvmbox.dst=", dst, sizeof(dst), "10.0.3.1"),
+			     arg_long(cmdline, "kvmbox.conns=", 0))
+		 : bench_blk(mb, ops);
 	say("done rc=%d", rc);
 	sync();
 	reboot(RB_POWER_OFF);
