@@ -65,10 +65,10 @@ $(OUT)/tests/fuzz/%: tests/fuzz/%.c tests/unit/bus_io.h $(FUZZ_LIB) $(FUZZ_LWIP)
 GUEST_INIT   := $(OUT)/tests/guest/init
 GUEST_INITRD := $(OUT)/tests/guest/initramfs.cpio.gz
 GUEST_PROGS  := $(patsubst tests/vm/%.c,$(OUT)/tests/guest/%,$(filter-out tests/vm/guest_init.c,$(wildcard tests/vm/guest_*.c)))
-$(GUEST_INIT): tests/vm/guest_init.c tests/vm/guest_util.h tests/vm/sysfs_util.h $(DEPS_DONE)
+$(GUEST_INIT): tests/vm/guest_init.c tests/vm/guest_util.h tests/vm/sysfs_util.h tests/vm/stream_pattern.h $(DEPS_DONE)
 	@mkdir -p $(dir $@)
 	@$(MUSL_CC) -static -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE $< -o $@
-$(OUT)/tests/guest/guest_%: tests/vm/guest_%.c tests/vm/guest_util.h tests/vm/sysfs_util.h $(DEPS_DONE)
+$(OUT)/tests/guest/guest_%: tests/vm/guest_%.c tests/vm/guest_util.h tests/vm/sysfs_util.h tests/vm/stream_pattern.h $(DEPS_DONE)
 	@mkdir -p $(dir $@)
 	@$(MUSL_CC) -static -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE $< -o $@
 $(GUEST_INITRD): $(GUEST_INIT) $(GUEST_PROGS) tests/vm/guest.list initramfs/mkcpio.py
@@ -94,7 +94,7 @@ APPLIANCE_TESTS  := $(patsubst tests/vm/%_test.c,%,$(wildcard tests/vm/*_test.c)
 APPLIANCE_INITRDS := $(patsubst %,$(OUT)/tests/vm/%.cpio.gz,$(APPLIANCE_TESTS))
 # Kept after the initramfs is made, so that the next make does not rebuild it.
 .SECONDARY: $(patsubst %,$(OUT)/tests/guest/%_test,$(APPLIANCE_TESTS))
-$(OUT)/tests/guest/%_test: tests/vm/%_test.c tests/vm/appliance_test.h tests/vm/sysfs_util.h $(DEPS_DONE)
+$(OUT)/tests/guest/%_test: tests/vm/%_test.c tests/vm/appliance_test.h tests/vm/sysfs_util.h tests/vm/stream_pattern.h $(DEPS_DONE)
 	@mkdir -p $(dir $@)
 	@$(MUSL_CC) -static -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE $< -lpthread -o $@
 $(OUT)/tests/vm/%.cpio.gz: $(OUT)/tests/guest/%_test $(KVMBOX) $(GUEST_INITRD) $(GUEST_EXT4_INITRD) \

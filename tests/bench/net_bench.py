@@ -41,7 +41,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import vm_bench as vb  # noqa: E402
-from qemu import Qemu, QemuError, install_signal_handlers  # noqa: E402
+from qemu import install_signal_handlers  # noqa: E402
 
 GUEST_MIB = 256
 VMMS = [("kvmbox-user", "kvmbox usernet"), ("qemu-slirp", "QEMU slirp"), ("kvmbox-tap", "kvmbox tap")]
@@ -92,28 +92,7 @@ def main(argv):
     t0 = time.monotonic()
     vb.preflight()
     image = build_image(args)
-    outer = ["-machine", "q35", "-cpu", "max", "-smp", "1", "-m", "3072", "-accel", "tcg",
-             "-display", "none", "-no-reboot", "-nic", "none",
-             "-kernel", vb.KERNEL, "-initrd", image,
-             "-append", "console=ttyS0,115200 quiet rdinit=/netbench"]
-    results, failed = [], False
-    watchdog = 300 + len(VMMS) * args.runs * (args.timeout + 10)
-    with Qemu(outer, name="netbench", logdir=vb.WORK, watchdog_s=watchdog) as q:
-        try:
-            q.wait_for(r"^IOBENCH start.*$", timeout=300, fail=r"Kernel panic|IOBENCH error.*")
-            fails = []
-
-            def on_line(line):
-                print(line, flush=True)
-                if line.startswith("IOBENCH result"):
-                    results.append(vb.parse_kv(line))
-                if line.startswith("IOBENCH fail"):
-                    fails.append(line)
-            failed = vb.relay(q, "IOBENCH", ["result", "fail", "tail"], args.timeout + 60, on_line) or bool(fails)
-            q.wait_exit(timeout=60)
-        except QemuError as e:
-            print("net_bench: %s" % e, file=sys.stderr, flush=True)
-            failed = True
+    results, failed = vb.run_io_driver(image, "netbench", len(VMMS) * args.runs, args.timeout)
 
     def med(vmm, phase, fn):
         xs = [fn(r) for r in results if r["vmm"] == vmm and r["phase"] == phase and float(r["secs"]) > 0]

@@ -245,6 +245,35 @@ def relay(q, prefix, kinds, timeout, on_line):
             return False
 
 
+def run_io_driver(image, name, ntrials, timeout):
+    """Boot IMAGE under TCG with tests/bench/iobench.c as PID 1 (as /NAME),
+    relay its lines, and return (results, failed): its "IOBENCH result" lines
+    as dicts, and whether it failed or a trial did. For io_bench.py and
+    net_bench.py, whose images differ only in their VMMs."""
+    outer = ["-machine", "q35", "-cpu", "max", "-smp", "1", "-m", "3072", "-accel", "tcg",
+             "-display", "none", "-no-reboot", "-nic", "none",
+             "-kernel", KERNEL, "-initrd", image,
+             "-append", "console=ttyS0,115200 quiet rdinit=/%s" % name]
+    results, fails = [], []
+
+    def on_line(line):
+        print(line, flush=True)
+        if line.startswith("IOBENCH result"):
+            results.append(parse_kv(line))
+        if line.startswith("IOBENCH fail"):
+            fails.append(line)
+    failed = False
+    with Qemu(outer, name=name, logdir=WORK, watchdog_s=300 + ntrials * (timeout + 10)) as q:
+        try:
+            q.wait_for(r"^IOBENCH start.*$", timeout=300, fail=r"Kernel panic|IOBENCH error.*")
+            failed = relay(q, "IOBENCH", ["result", "fail", "tail"], timeout + 60, on_line) or bool(fails)
+            q.wait_exit(timeout=60)
+        except QemuError as e:
+            print("%s: %s" % (name, e), file=sys.stderr, flush=True)
+            failed = True
+    return results, failed
+
+
 def parse_kv(line):
     return dict(re.findall(r"(\w+)=(\S+)", line))
 

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #define GUEST_SAY_PREFIX "GUEST-NET: "
+#include "stream_pattern.h"
 #include "guest_util.h"
 
 #define PORT 5000
@@ -42,23 +43,9 @@ static char cmdline[4096];
 
 static const char *param(const char *key, char *out, size_t size)
 {
-	const char *p = strstr(cmdline, key);
-	if (!p)
-		return NULL;
-	p += strlen(key);
-	snprintf(out, size, "%.*s", (int)strcspn(p, " \n"), p);
-	return out;
+	return boot_param(cmdline, key, out, size);
 }
 
-/* Byte i of a stream: words of a multiplicative hash of their index. */
-static void pattern(uint8_t *buf, size_t len, uint64_t off, uint32_t seed)
-{
-	for (size_t i = 0; i < len; i++) {
-		uint64_t o = off + i;
-		uint32_t w = (uint32_t)(o >> 2) * 2654435761u ^ seed;
-		buf[i] = (uint8_t)(w >> (8 * (o & 3)));
-	}
-}
 
 static int ifreq_ioctl(int s, unsigned long req, struct ifreq *ifr, const char *what)
 {
@@ -122,7 +109,7 @@ static int transfer(int fd, size_t bytes)
 	static uint8_t buf[65536], want[65536];
 	for (size_t done = 0; done < bytes;) {
 		size_t l = bytes - done < sizeof(buf) ? bytes - done : sizeof(buf);
-		pattern(buf, l, done, SEED_UP);
+		stream_pattern(buf, l, done, SEED_UP);
 		ssize_t w = write(fd, buf, l);
 		if (w <= 0) {
 			say("error send at %zu: %s", done, strerror(errno));
@@ -138,7 +125,7 @@ static int transfer(int fd, size_t bytes)
 			say("error receive at %zu: %s", done, r ? strerror(errno) : "closed");
 			return -1;
 		}
-		pattern(want, (size_t)r, done, SEED_DOWN);
+		stream_pattern(want, (size_t)r, done, SEED_DOWN);
 		if (memcmp(buf, want, (size_t)r)) {
 			size_t at = 0;
 			while (buf[at] == want[at])

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #define GUEST_SAY_PREFIX "GUEST-UN: "
+#include "stream_pattern.h"
 #include "guest_util.h"
 
 #define GW "10.0.2.2"
@@ -54,22 +55,9 @@ static int connect_tries = 30;
 
 static const char *param(const char *key, char *out, size_t size)
 {
-	const char *p = strstr(cmdline, key);
-	if (!p)
-		return NULL;
-	p += strlen(key);
-	snprintf(out, size, "%.*s", (int)strcspn(p, " \n"), p);
-	return out;
+	return boot_param(cmdline, key, out, size);
 }
 
-static void pattern(uint8_t *buf, size_t len, uint64_t off, uint32_t seed)
-{
-	for (size_t i = 0; i < len; i++) {
-		uint64_t o = off + i;
-		uint32_t w = (uint32_t)(o >> 2) * 2654435761u ^ seed;
-		buf[i] = (uint8_t)(w >> (8 * (o & 3)));
-	}
-}
 
 static uint16_t csum(const uint8_t *b, size_t len, uint32_t sum)
 {
@@ -303,7 +291,7 @@ static int bulk(size_t bytes)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (size_t done = 0; done < bytes;) {
 		size_t l = bytes - done < sizeof(buf) ? bytes - done : sizeof(buf);
-		pattern(buf, l, done, SEED_UP);
+		stream_pattern(buf, l, done, SEED_UP);
 		ssize_t w = write(fd, buf, l);
 		if (w <= 0) {
 			say("error bulk send at %zu: %s", done, strerror(errno));
@@ -317,7 +305,7 @@ static int bulk(size_t bytes)
 		ssize_t r = read(fd, buf, sizeof(buf));
 		if (r <= 0)
 			break;
-		pattern(want, (size_t)r, done, SEED_DOWN);
+		stream_pattern(want, (size_t)r, done, SEED_DOWN);
 		if (memcmp(buf, want, (size_t)r)) {
 			say("bulk down bad at %zu", done);
 			return -1;

@@ -9,6 +9,8 @@
  *                defines it before the include; with GUEST_SAY_DRAIN
  *                defined, say() returns once the line is on the wire.
  *   read_file()  a small file (sysfs, /proc) into a string
+ *   boot_param() the value of "key=" (key given with its '=') in a kernel
+ *                command line, up to the next space
  */
 #ifndef KVMBOX_GUEST_UTIL_H
 #define KVMBOX_GUEST_UTIL_H
@@ -16,6 +18,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -54,6 +57,17 @@ static inline int read_file(const char *path, char *buf, size_t size)
 	close(fd);
 	buf[n > 0 ? n : 0] = '\0';
 	return n > 0 ? (int)n : -1;
+}
+
+/* NULL when key is not there. */
+static inline const char *boot_param(const char *cmdline, const char *key, char *out, size_t size)
+{
+	const char *p = strstr(cmdline, key);
+	if (!p)
+		return NULL;
+	p += strlen(key);
+	snprintf(out, size, "%.*s", (int)strcspn(p, " \n"), p);
+	return out;
 }
 
 #endif

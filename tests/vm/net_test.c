@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "stream_pattern.h"
 #include "appliance_test.h"
 
 #define BRIDGE "kvbr0"
@@ -37,14 +38,6 @@
 #define SEED_UP 0x75706c64u   /* as in guest_net.c */
 #define SEED_DOWN 0x646f776eu
 
-static void pattern(uint8_t *buf, size_t len, uint64_t off, uint32_t seed)
-{
-	for (size_t i = 0; i < len; i++) {
-		uint64_t o = off + i;
-		uint32_t w = (uint32_t)(o >> 2) * 2654435761u ^ seed;
-		buf[i] = (uint8_t)(w >> (8 * (o & 3)));
-	}
-}
 
 /* --- the bridge --- */
 
@@ -186,7 +179,7 @@ static void *server_run(void *arg)
 				 r ? strerror(errno) : "closed");
 			break;
 		}
-		pattern(want, (size_t)r, done, SEED_UP);
+		stream_pattern(want, (size_t)r, done, SEED_UP);
 		if (memcmp(buf, want, (size_t)r)) {
 			size_t at = 0;
 			while (buf[at] == want[at])
@@ -203,7 +196,7 @@ static void *server_run(void *arg)
 		t0 = now();
 		for (done = 0; done < sv->bytes;) {
 			size_t l = sv->bytes - done < sizeof(buf) ? sv->bytes - done : sizeof(buf);
-			pattern(buf, l, done, SEED_DOWN);
+			stream_pattern(buf, l, done, SEED_DOWN);
 			ssize_t w = write(c, buf, l);
 			if (w <= 0) {
 				snprintf(sv->down_err, sizeof(sv->down_err), "send at %zu: %s", done, strerror(errno));

@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "stream_pattern.h"
 #include "appliance_test.h"
 
 #define FETCH_BYTES (3u << 20)
@@ -36,14 +37,6 @@
 #define MAX_TCP 192         /* USERNET_MAX_TCP */
 #define HELD_MAX 4096
 
-static void pattern(uint8_t *buf, size_t len, uint64_t off, uint32_t seed)
-{
-	for (size_t i = 0; i < len; i++) {
-		uint64_t o = off + i;
-		uint32_t w = (uint32_t)(o >> 2) * 2654435761u ^ seed;
-		buf[i] = (uint8_t)(w >> (8 * (o & 3)));
-	}
-}
 
 static int listen_on(int type, uint16_t port, int backlog)
 {
@@ -68,7 +61,7 @@ static void *fetch_server(void *arg)
 {
 	int lfd = (int)(intptr_t)arg;
 	static uint8_t buf[FETCH_BYTES];
-	pattern(buf, sizeof(buf), 0, SEED_FETCH);
+	stream_pattern(buf, sizeof(buf), 0, SEED_FETCH);
 	uint64_t h = 14695981039346656037ull;
 	for (size_t i = 0; i < sizeof(buf); i++)
 		h = (h ^ buf[i]) * 1099511628211ull;
@@ -101,7 +94,7 @@ static void *bulk_server(void *arg)
 	ssize_t r;
 	bulk_err[0] = '\0';
 	while ((r = read(c, buf, sizeof(buf))) > 0) {
-		pattern(want, (size_t)r, done, SEED_UP);
+		stream_pattern(want, (size_t)r, done, SEED_UP);
 		if (memcmp(buf, want, (size_t)r) && !bulk_err[0])
 			snprintf(bulk_err, sizeof(bulk_err), "byte %zu and on differ", done);
 		done += (size_t)r;
@@ -110,7 +103,7 @@ static void *bulk_server(void *arg)
 		snprintf(bulk_err, sizeof(bulk_err), "got %zu bytes, not %u", done, BULK_BYTES);
 	for (size_t sent = 0; sent < BULK_BYTES;) {
 		size_t l = BULK_BYTES - sent < sizeof(buf) ? BULK_BYTES - sent : sizeof(buf);
-		pattern(buf, l, sent, SEED_DOWN);
+		stream_pattern(buf, l, sent, SEED_DOWN);
 		ssize_t w = write(c, buf, l);
 		if (w <= 0)
 			break;
