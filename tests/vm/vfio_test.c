@@ -57,14 +57,26 @@ static int spawn_vm(struct vmm_run *v, const char *const devs[], const char *cmd
 
 /* A VM with those devices, to its end; its exit status, or -1 if it did
  * not end in time. */
+/* Nested under TCG, a guest's clock now and then stops (RCU stall, "timer
+ * wakeup didn't happen"), with QEMU as the VMM too and without any
+ * passthrough (see the benchmarks' notes): the guest then never finishes.
+ * So a VM that runs out of time is run once more, and says so; one that
+ * hangs twice fails its checks. */
 static int run_vm_devs(const char *const devs[], const char *cmdline, const char *tag, double timeout)
 {
 	struct vmm_run *v = &run_buf;
-	if (spawn_vm(v, devs, cmdline, tag) < 0)
-		return -1;
-	int done = vmm_wait_exit(v, timeout);
-	vmm_stop(v);
-	return done ? vmm_exit_code(v) : -1;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (spawn_vm(v, devs, cmdline, tag) < 0)
+			return -1;
+		int done = vmm_wait_exit(v, timeout);
+		vmm_stop(v);
+		if (done)
+			return vmm_exit_code(v);
+		printf("# %s: no end in %.0f s%s; %s\n", tag ? tag : "vm", timeout,
+		       strstr(v->log, "rcu: INFO") ? " (the nested guest's clock stalled: RCU stall)" : "",
+		       attempt ? "giving up" : "running it once more");
+	}
+	return -1;
 }
 
 static int run_vm_cmdline(const char *bdf, const char *cmdline, const char *tag, double timeout)
@@ -142,7 +154,7 @@ int main(void)
 	driver_of(edu, drv_before, sizeof(drv_before));
 	all_drivers(before, sizeof(before));
 	double t0 = now();
-	rc = run_vm(edu, "vm", 400);
+	rc = run_vm(edu, "vm", 180);
 	printf("# the VM with %s ran %.1f s\n", edu, now() - t0);
 	const char *names[] = { "found", "id", "liveness", "factorial", "dma", "msi", "intx" };
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -201,7 +213,7 @@ int main(void)
 		driver_of(nic, nic_before, sizeof(nic_before));
 		t0 = now();
 		rc = run_vm_cmdline(nic, "console=ttyS0 loglevel=6 kvmbox.exec=/bin/guest_edu kvmbox.vfio=e1000e", "vm-e1000e",
-				    240);
+				    120);
 		printf("# the VM with %s ran %.1f s\n", nic, now() - t0);
 		guest_check("e1000e-driver");
 		guest_check("e1000e-link");
@@ -240,7 +252,7 @@ int main(void)
 		/* Two devices in one VM, one container: edu and the mdev. */
 		all_drivers(before, sizeof(before));
 		const char *both[] = { edu, mpath, NULL };
-		rc = run_vm_devs(both, "console=ttyS0 quiet kvmbox.exec=/bin/guest_edu kvmbox.vfio=both", "vm-both", 240);
+		rc = run_vm_devs(both, "console=ttyS0 quiet kvmbox.exec=/bin/guest_edu kvmbox.vfio=both", "vm-both", 120);
 		printf("# the VM with %s and mdev %s ran %.1f s\n", edu, uuid, now() - t0);
 		const char *two[] = { "id", "dma", "msi", "intx", "mtty-found", "mtty-uart" };
 		for (size_t i = 0; i < sizeof(two) / sizeof(two[0]); i++)

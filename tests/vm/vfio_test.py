@@ -23,4 +23,4 @@ QEMU_ARGS = ["-device", "intel-iommu",
 
 if __name__ == "__main__":
     append = "intel_iommu=on iommu=pt"
-    sys.exit(appliance_test.run("vfio", timeout=900, qemu_args=QEMU_ARGS, append=append))
+    sys.exit(appliance_test.run("vfio", timeout=1200, qemu_args=QEMU_ARGS, append=append))
