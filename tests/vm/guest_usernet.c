@@ -11,8 +11,9 @@
  *   dns    ask 10.0.2.3 for kvmbox.test (A); the appliance's resolver answers
  *   ping   an echo to kvmbox.un.ping (an address of the appliance's), which
  *          usernet sends through an ICMP socket
- *   fwd    listen on 8080, print "listening", answer one connection:
- *          "pong " + what it got
+ *   fwd    listen on 8080, print "listening", answer kvmbox.un.fwds
+ *          connections (default 1) one after the other: "pong " + what it
+ *          got (the appliance's own, then one from outside the appliance)
  *   flood  kvmbox.un.conns connections to port 5103 at once (the appliance
  *          accepts and holds them): how many connected and how many were
  *          refused; then kvmbox.un.syns raw SYNs from made-up ports; then
@@ -392,7 +393,7 @@ static int ping(uint32_t dst)
 
 /* --- the port forward --- */
 
-static int serve_fwd(void)
+static int serve_fwd(int count)
 {
 	int l = socket(AF_INET, SOCK_STREAM, 0), one = 1;
 	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -402,25 +403,27 @@ static int serve_fwd(void)
 		return -1;
 	}
 	say("listening");
-	struct pollfd pf = { .fd = l, .events = POLLIN };
-	if (poll(&pf, 1, 120000) <= 0) {
-		say("error nobody came to 8080");
-		return -1;
+	for (int i = 0; i < count; i++) {
+		struct pollfd pf = { .fd = l, .events = POLLIN };
+		if (poll(&pf, 1, 120000) <= 0) {
+			say("error nobody came to 8080 (connection %d)", i + 1);
+			return -1;
+		}
+		int c = accept(l, NULL, NULL);
+		char buf[256], reply[300];
+		ssize_t n = c >= 0 ? read(c, buf, sizeof(buf) - 1) : -1;
+		if (n <= 0) {
+			say("error fwd read");
+			return -1;
+		}
+		buf[n] = '\0';
+		int m = snprintf(reply, sizeof(reply), "pong %s", buf);
+		if (write(c, reply, (size_t)m) != m)
+			return -1;
+		close(c);
+		say("fwd served %d", i + 1);
 	}
-	int c = accept(l, NULL, NULL);
-	char buf[256], reply[300];
-	ssize_t n = c >= 0 ? read(c, buf, sizeof(buf) - 1) : -1;
-	if (n <= 0) {
-		say("error fwd read");
-		return -1;
-	}
-	buf[n] = '\0';
-	int m = snprintf(reply, sizeof(reply), "pong %s", buf);
-	if (write(c, reply, (size_t)m) != m)
-		return -1;
-	close(c);
 	close(l);
-	say("fwd served");
 	return 0;
 }
 
@@ -548,7 +551,7 @@ int main(void)
 		/* restrict=on: the outside must stay shut, the forward open. */
 		connect_tries = 3;
 		int fetched = fetch("fetch") == 0;
-		return fetched | (serve_fwd() < 0);
+		return fetched | (serve_fwd(1) < 0);
 	}
 	int bad = 0;
 	bad |= fetch("fetch") < 0;
@@ -559,7 +562,8 @@ int main(void)
 		struct in_addr pa;
 		bad |= inet_pton(AF_INET, num, &pa) != 1 || ping(ntohl(pa.s_addr)) < 0;
 	}
-	bad |= serve_fwd() < 0;
+	int fwds = param("kvmbox.un.fwds=", num, sizeof(num)) ? atoi(num) : 1;
+	bad |= serve_fwd(fwds) < 0;
 	int conns = param("kvmbox.un.conns=", num, sizeof(num)) ? atoi(num) : 0;
 	int syns = param("kvmbox.un.syns=", num, sizeof(num)) ? atoi(num) : 0;
 	if (conns)

@@ -9,12 +9,18 @@
  * the real kvmbox binary and tests/vm/guest_usernet.c in it, which takes its
  * address by DHCP and uses all of them; the test reaches the guest's port
  * 8080 through hostfwd=tcp:2280:8080, and it pings 192.0.2.1 (an alias of
- * the appliance's loopback) through usernet's ICMP sockets. Last, the guest floods: 400
+ * the appliance's loopback) through usernet's ICMP sockets. The same forward
+ * is then reached from outside the appliance: eth0 (a NIC on QEMU's own user
+ * network, which forwards a host port to 10.0.2.15:2280; nothing else
+ * configures it, there is no init) gets 10.0.2.15/24 here, and once this
+ * prints "usernet: outer-forward ready", usernet_test.py connects from the
+ * host and checks the answer. Last, the guest floods: 400
  * connections at once and 3000 SYNs from made-up ports; the VMM must hold
  * them to its limits (USERNET_MAX_TCP = 192), keep its RSS bounded and
  * answer a fetch afterwards. A second VM with restrict=on must get DHCP
  * and its forward, and no connection out (refused). Prints "ok NAME" / "not ok NAME: why", then powers off. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -141,6 +147,10 @@ static void *dns_server(void *arg)
 	}
 }
 
+/* nheld counts every connection the VMM made to 5103 until release_held:
+ * the held ones keep their usernet entries (the guest's FIN only half-closes
+ * the host socket), so during the floods it is also how many the VMM had
+ * open at once, and a SYN that gets past USERNET_MAX_TCP shows up here. */
 static int held[HELD_MAX], nheld;
 
 static void *hold_server(void *arg)
@@ -182,6 +192,25 @@ static long vmm_rss_kib(pid_t pid)
 	buf[n] = '\0';
 	const char *p = strstr(buf, "VmRSS:");
 	return p ? atol(p + 6) : -1;
+}
+
+/* The VMM's open sockets now (its host connections, listeners and flows),
+ * from /proc/PID/fd; -1 if unreadable. */
+static int vmm_sockets(pid_t pid)
+{
+	char path[64], target[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		ssize_t l = readlinkat(dirfd(d), e->d_name, target, sizeof(target) - 1);
+		n += l > 8 && !strncmp(target, "socket:[", 8);
+	}
+	closedir(d);
+	return n;
 }
 
 static const char *guest_line(const struct vmm_run *v, const char *key, char *out, size_t size)
@@ -230,23 +259,43 @@ static void run_main_vm(void)
 {
 	struct vmm_run v;
 	char val[256], want[128];
+	/* kvmbox.un.fwds=2: the guest's 8080 answers the appliance, then the
+	 * outer host (usernet_test.py, through QEMU's forward and eth0). */
 	start_vmm(&v, "user,hostfwd=tcp:2280:8080",
-		  "kvmbox.un.bulk=10485760 kvmbox.un.ping=192.0.2.1 kvmbox.un.conns=400 kvmbox.un.syns=3000");
+		  "kvmbox.un.bulk=10485760 kvmbox.un.ping=192.0.2.1 kvmbox.un.conns=400 kvmbox.un.syns=3000 "
+		  "kvmbox.un.fwds=2");
 	double t0 = now();
 	int listening = vmm_wait_output(&v, "GUEST-UN: listening", 900);
 	if (listening)
 		hostfwd_check("usernet-hostfwd", 2280);
 	else
 		check("usernet-hostfwd", 0, "the guest never listened; output:\n%s", vmm_tail(&v, 2000));
+	if (listening) {
+		/* The .py connects when it reads this and judges the answer;
+		 * here: that the guest saw that connection, before the floods. */
+		printf("usernet: outer-forward ready\n");
+		fflush(stdout);
+		vmm_wait_output(&v, "GUEST-UN: fwd served 2", 180);
+	}
 	long rss_before = vmm_rss_kib(v.pid), rss_peak = rss_before;
-	/* The floods: sample the VMM's RSS meanwhile. */
+	int sock_before = vmm_sockets(v.pid), sock_peak = sock_before, syn_samples = 0;
+	/* The floods: sample the VMM's RSS and sockets meanwhile, often, as
+	 * the SYN flood's connections would come and go quickly. */
 	double until = now() + 300;
 	while (now() < until && !strstr(v.log, "GUEST-UN: flood done") && !v.exited) {
-		vmm_wait_output(&v, "GUEST-UN: flood done", 0.5);
+		vmm_wait_output(&v, "GUEST-UN: flood done", 0.05);
 		long r = vmm_rss_kib(v.pid);
 		if (r > rss_peak)
 			rss_peak = r;
+		int k = vmm_sockets(v.pid);
+		if (k > sock_peak)
+			sock_peak = k;
+		syn_samples += strstr(v.log, "GUEST-UN: conn flood ") && !strstr(v.log, "GUEST-UN: syn flood ");
 	}
+	/* Connections the VMM made late in the SYN flood may still wait in
+	 * 5103's accept queue: let the hold server take them (the guest
+	 * waits 3 s after "flood done" before it fetches). */
+	usleep(1000 * 1000);
 	int held_at_flood = __atomic_load_n(&nheld, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&release_held, 1, __ATOMIC_SEQ_CST);
 	vmm_wait_output(&v, "KVMBOX-GUEST: exec-status=", 600);
@@ -281,6 +330,19 @@ static void run_main_vm(void)
 	      "'%s', %d held by the appliance", val, held_at_flood);
 	guest_line(&v, "syn flood ", val, sizeof(val));
 	check("usernet-syn-flood-sent", !strcmp(val, "sent=3000"), "guest says 'syn flood %s'", val);
+	/* The conn flood's connections are still held when the SYNs come, so
+	 * the SYNs may take only the entries it left free: every one more
+	 * reached 5103 (held_at_flood counts them all) and was a socket of
+	 * the VMM's at once with the held ones. */
+	int syn_conns = held_at_flood - (connected > 0 ? connected : 0);
+	printf("# usernet: SYN flood: %d host connections beside the conn flood's %d; VMM sockets %d before the "
+	       "floods, %d at most during them (%d samples in the SYN flood)\n",
+	       syn_conns, connected, sock_before, sock_peak, syn_samples);
+	check("usernet-syn-flood-limited",
+	      !strcmp(val, "sent=3000") && connected >= 0 && held_at_flood <= MAX_TCP && sock_before > 0 &&
+		      sock_peak - sock_before <= MAX_TCP && sock_peak - sock_before >= connected / 2,
+	      "%d connections reached 5103 (%d of them past the conn flood's %d), VMM sockets %d -> %d (limit %d more)",
+	      held_at_flood, syn_conns, connected, sock_before, sock_peak, MAX_TCP);
 	snprintf(want, sizeof(want), "bytes=%u fnv=%016llx", FETCH_BYTES, (unsigned long long)fetch_fnv);
 	guest_line(&v, "after-flood ", val, sizeof(val));
 	check("usernet-responsive-after-floods", !strcmp(val, want), "fetch after the floods: '%s'", val);
@@ -327,6 +389,19 @@ int main(void)
 		lo.ifr_flags |= IFF_UP;
 		ioctl(s, SIOCSIFFLAGS, &lo);
 	}
+	/* eth0: the NIC on QEMU's user network that usernet_test.py gives the
+	 * appliance, QEMU's default guest address, so that QEMU's forward
+	 * reaches the VMM's hostfwd listener (bound to every address). */
+	struct ifreq en = { .ifr_name = "eth0" };
+	struct sockaddr_in *ea = (struct sockaddr_in *)(void *)&en.ifr_addr;
+	ea->sin_family = AF_INET;
+	ea->sin_addr.s_addr = htonl(0x0a00020f); /* 10.0.2.15 */
+	int eth_ok = s >= 0 && ioctl(s, SIOCSIFADDR, &en) == 0;
+	ea->sin_addr.s_addr = htonl(0xffffff00);
+	eth_ok = eth_ok && ioctl(s, SIOCSIFNETMASK, &en) == 0 && ioctl(s, SIOCGIFFLAGS, &en) == 0;
+	en.ifr_flags |= IFF_UP;
+	eth_ok = eth_ok && ioctl(s, SIOCSIFFLAGS, &en) == 0;
+	check("usernet-outer-nic", eth_ok, "eth0 10.0.2.15/24 up: %s", strerror(errno));
 	/* An address of the appliance's besides loopback, for the guest to
 	 * ping, and unprivileged ICMP sockets allowed, which usernet uses. */
 	struct ifreq al = { .ifr_name = "lo:1" };
