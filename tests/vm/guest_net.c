@@ -106,34 +106,20 @@ static int connect_retry(const char *peer)
 
 static int transfer(int fd, size_t bytes)
 {
-	static uint8_t buf[65536], want[65536];
-	for (size_t done = 0; done < bytes;) {
-		size_t l = bytes - done < sizeof(buf) ? bytes - done : sizeof(buf);
-		stream_pattern(buf, l, done, SEED_UP);
-		ssize_t w = write(fd, buf, l);
-		if (w <= 0) {
-			say("error send at %zu: %s", done, strerror(errno));
-			return -1;
-		}
-		done += (size_t)w;
+	size_t at, bad;
+	if (stream_send(fd, bytes, SEED_UP, &at) < 0) {
+		say("error send at %zu: %s", at, strerror(errno));
+		return -1;
 	}
 	say("sent %zu", bytes);
-	for (size_t done = 0; done < bytes;) {
-		size_t l = bytes - done < sizeof(buf) ? bytes - done : sizeof(buf);
-		ssize_t r = read(fd, buf, l);
-		if (r <= 0) {
-			say("error receive at %zu: %s", done, r ? strerror(errno) : "closed");
-			return -1;
-		}
-		stream_pattern(want, (size_t)r, done, SEED_DOWN);
-		if (memcmp(buf, want, (size_t)r)) {
-			size_t at = 0;
-			while (buf[at] == want[at])
-				at++;
-			say("received %zu bad at %zu", bytes, done + at);
-			return -1;
-		}
-		done += (size_t)r;
+	int r = stream_receive(fd, bytes, SEED_DOWN, &at, &bad);
+	if (r == -1) {
+		say("error receive at %zu: %s", at, errno ? strerror(errno) : "closed");
+		return -1;
+	}
+	if (r == -2) {
+		say("received %zu bad at %zu", bytes, bad);
+		return -1;
 	}
 	say("received %zu ok", bytes);
 	return 0;

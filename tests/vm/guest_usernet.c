@@ -287,31 +287,17 @@ static int bulk(size_t bytes)
 		say("error bulk connect: %s", strerror(errno));
 		return -1;
 	}
-	static uint8_t buf[65536], want[65536];
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (size_t done = 0; done < bytes;) {
-		size_t l = bytes - done < sizeof(buf) ? bytes - done : sizeof(buf);
-		stream_pattern(buf, l, done, SEED_UP);
-		ssize_t w = write(fd, buf, l);
-		if (w <= 0) {
-			say("error bulk send at %zu: %s", done, strerror(errno));
-			return -1;
-		}
-		done += (size_t)w;
+	size_t done, bad;
+	if (stream_send(fd, bytes, SEED_UP, &done) < 0) {
+		say("error bulk send at %zu: %s", done, strerror(errno));
+		return -1;
 	}
 	shutdown(fd, SHUT_WR);
-	size_t done = 0;
-	while (done < bytes) {
-		ssize_t r = read(fd, buf, sizeof(buf));
-		if (r <= 0)
-			break;
-		stream_pattern(want, (size_t)r, done, SEED_DOWN);
-		if (memcmp(buf, want, (size_t)r)) {
-			say("bulk down bad at %zu", done);
-			return -1;
-		}
-		done += (size_t)r;
+	if (stream_receive(fd, bytes, SEED_DOWN, &done, &bad) == -2) {
+		say("bulk down bad at %zu", bad);
+		return -1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	close(fd);
