@@ -69,6 +69,15 @@ static int run_vm_devs(const char *const devs[], const char *cmdline, const char
 		if (spawn_vm(v, devs, cmdline, tag) < 0)
 			return -1;
 		int done = vmm_wait_exit(v, timeout);
+		if (!done && v->pid > 0) {
+			/* Two stop requests: the second is the VMM's forced stop,
+			 * which still runs its exit path and gives the group back
+			 * (SIGKILL would leave it on vfio-pci for the next try). */
+			kill(v->pid, SIGTERM);
+			usleep(200 * 1000);
+			kill(v->pid, SIGTERM);
+			vmm_wait_exit(v, 30);
+		}
 		vmm_stop(v);
 		if (done)
 			return vmm_exit_code(v);
