@@ -7,7 +7,9 @@
  * after request (pipelining), and fed a chunk at a time through one
  * incremental parser, compared at each step with a fresh parse of the same
  * prefix. Every accepted request must point inside the input, and every
- * refusal must carry a status the server documents and a reason. */
+ * refusal must carry a status the server documents and a reason. The head
+ * alone (http_parse_head, for bodies taken as a stream) must agree with the
+ * whole parse. */
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,6 +39,10 @@ static const struct http_route routes[] = {
 	{ HTTP_GET, "/api/host", h_any },
 	{ HTTP_GET, "/api/vms/{id}", h_any },
 	{ HTTP_POST, "/api/vms/{id}/{action}", h_any },
+};
+
+static const struct http_head_route head_routes[] = {
+	{ HTTP_PUT, "/api/images/{id}", h_any },
 };
 
 static bool inside(struct http_str s, const char *buf, size_t len)
@@ -90,6 +96,42 @@ static void check_request(const struct http_request *req, const char *buf, size_
 	}
 }
 
+/* The head alone (what the server does first, to let a route take the body
+ * as a stream) must agree with the whole parse: the same refusal, and a
+ * head that the whole parse accepts, waits for or refuses only for its size.
+ * At the end of the head, the plain router stays silent and a head route
+ * answers only when it matches. */
+static void check_head(const char *buf, size_t len, const struct http_limits *lim, int whole)
+{
+	static struct http_request req;
+	struct http_parser p = { 0 };
+	const char *why;
+	int h = http_parse_head(&p, buf, len, lim, &req, &why);
+	if (h < 0) {
+		check_refusal(h, why);
+		ASSERT(whole == h);
+		return;
+	}
+	if (h == 0) {
+		ASSERT(whole == 0 && p.head_len == 0);
+		return;
+	}
+	ASSERT((size_t)h == req.head_len && (size_t)h <= len);
+	if (req.content_length > lim->max_body)
+		ASSERT(whole == -413);
+	else
+		ASSERT(whole == 0 || (whole > 0 && (size_t)whole == (size_t)h + req.content_length));
+	struct http_response resp;
+	http_resp_init(&resp);
+	resp.status = 0;
+	req.body_pending = true;
+	http_route(routes, sizeof(routes) / sizeof(routes[0]), &req, &resp, NULL);
+	ASSERT(resp.status == 0);
+	http_route_head(head_routes, 1, &req, &resp, NULL);
+	ASSERT(resp.status == 0 || (resp.status == 200 && req.method == HTTP_PUT));
+	http_resp_free(&resp);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
@@ -116,6 +158,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int r = http_parse(&p, buf + off, len - off, &lim, &req, &why);
 		if (k == 0)
 			first = r;
+		check_head(buf + off, len - off, &lim, r);
 		if (r < 0)
 			check_refusal(r, why);
 		if (r <= 0)

@@ -212,6 +212,25 @@ static void test_limits(void)
 	struct http_request req2;
 	const char *s = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n";
 	CHECK("413_small_limit", http_parse(&p, s, strlen(s), &l2, &req2, &why) == -413 && why[0]);
+
+	/* The head alone: done whatever the Content-Length, so that a body
+	 * taken as a stream can be far above max_body; http_parse afterwards
+	 * waits for the body without refusing it. */
+	memset(&p, 0, sizeof(p));
+	const char *up = "PUT /i HTTP/1.1\r\nHost: a\r\nContent-Length: 68719476736\r\n\r\nxy";
+	size_t hl = strlen(up) - 2;
+	CHECK("head_only_big", http_parse_head(&p, up, strlen(up), &l2, &req2, &why) == (int)hl &&
+				       req2.content_length == 68719476736ull && req2.head_len == hl);
+	CHECK("head_only_again", http_parse_head(&p, up, strlen(up), &l2, &req2, &why) == (int)hl);
+	CHECK("head_then_body_waits", http_parse(&p, up, strlen(up), &l2, &req2, &why) == 0);
+	memset(&p, 0, sizeof(p));
+	CHECK("head_only_partial", http_parse_head(&p, up, 10, &l2, &req2, &why) == 0 && p.head_len == 0);
+	memset(&p, 0, sizeof(p));
+	s = "PUT /i HTTP/1.1\r\nHost: a\r\n\r\n";
+	CHECK("head_only_411", http_parse_head(&p, s, strlen(s), &l2, &req2, &why) == -411 && why[0]);
+	memset(&p, 0, sizeof(p));
+	s = "PUT /i HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+	CHECK("head_only_chunked_501", http_parse_head(&p, s, strlen(s), &l2, &req2, &why) == -501);
 }
 
 static void test_bytewise(void)
@@ -339,6 +358,31 @@ static void test_router(void)
 	http_resp_free(&r);
 	route("GET /api/\"<x> HTTP/1.1\r\nHost: a\r\n\r\n", &r);
 	CHECK("route_404_quotes_escaped", r.status == 404 && error_shape(&r, "not_found"));
+	http_resp_free(&r);
+
+	/* At the end of the head (body_pending) the plain routes do nothing,
+	 * not even a 404; only a head route that matches runs. */
+	struct http_request req;
+	static const struct http_head_route heads[] = { { HTTP_PUT, "/api/vms/{id}", h_ok } };
+	parse("PUT /api/vms/q HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello", &req);
+	req.body_pending = true;
+	int before = handled;
+	http_resp_init(&r);
+	r.status = 0;
+	http_route(routes, sizeof(routes) / sizeof(routes[0]), &req, &r, NULL);
+	CHECK("route_pending_silent", r.status == 0 && handled == before);
+	http_route_head(heads, 1, &req, &r, NULL);
+	CHECK("route_head_runs", r.status == 200 && handled == before + 1 && r.body_len == 1 && r.body[0] == 'q');
+	http_resp_free(&r);
+	http_resp_init(&r);
+	r.status = 0;
+	parse("POST /api/vms/q HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello", &req);
+	req.body_pending = true;
+	http_route_head(heads, 1, &req, &r, NULL);
+	CHECK("route_head_other_method", r.status == 0 && handled == before + 1);
+	req.body_pending = false;
+	http_route_head(heads, 1, &req, &r, NULL);
+	CHECK("route_head_only_pending", r.status == 0 && handled == before + 1);
 	http_resp_free(&r);
 }
 

@@ -4,12 +4,15 @@
  * pipelining, a client that sends a byte at a time, the header, body and
  * idle timeouts (408, then close), the connection limit, a refusal while the
  * client is still sending (the reply must arrive, not a reset), 100-continue,
+ * bodies taken as a stream (big, pipelined, empty, refused from the head,
+ * the client gone, stalled, slow but steady, a failing sink, too large),
  * and a clean stop. The TLS side is tests/web/https_test.py. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -45,11 +48,84 @@ static const struct http_route routes[] = {
 	{ HTTP_POST, "/echo", h_hello },
 };
 
+/* Streamed bodies: PUT /stream counts the bytes and sums them (the reply
+ * says "got N sum S max M", M the largest chunk); PUT /fail stops with
+ * -ENOSPC after the first chunk; PUT /refuse answers 401 from the head. */
+static int aborts, chunks_seen; /* touched by the server thread only while a client waits */
+
+struct sink_state {
+	unsigned long long n, sum;
+	size_t max_chunk;
+	bool fail;
+};
+
+static int s_data(void *arg, const char *p, size_t len)
+{
+	struct sink_state *st = arg;
+	__atomic_add_fetch(&chunks_seen, 1, __ATOMIC_SEQ_CST);
+	for (size_t i = 0; i < len; i++)
+		st->sum += (unsigned char)p[i];
+	st->n += len;
+	if (len > st->max_chunk)
+		st->max_chunk = len;
+	return st->fail ? -ENOSPC : 0;
+}
+
+static void s_finish(void *arg, int err, struct http_response *resp)
+{
+	struct sink_state *st = arg;
+	if (err) {
+		http_resp_error(resp, 507, "sink failed: %d", err);
+	} else {
+		char *text = malloc(96); /* outlives st: the response owns it */
+		int n = snprintf(text, 96, "got %llu sum %llu max %zu", st->n, st->sum, st->max_chunk);
+		http_resp_static(resp, 200, "text/plain", text, (size_t)n);
+		resp->body_owned = true;
+	}
+	free(st);
+}
+
+static void s_abort(void *arg)
+{
+	__atomic_add_fetch(&aborts, 1, __ATOMIC_SEQ_CST);
+	free(arg);
+}
+
+static const struct http_body_sink sink = { s_data, s_finish, s_abort };
+
+static void h_stream(const struct http_request *req, const struct http_params *params, struct http_response *resp,
+		     void *ctx)
+{
+	(void)params;
+	(void)ctx;
+	struct sink_state *st = calloc(1, sizeof(*st));
+	st->fail = http_str_eq(req->path, "/fail");
+	http_resp_stream(resp, &sink, st);
+}
+
+static void h_refuse(const struct http_request *req, const struct http_params *params, struct http_response *resp,
+		     void *ctx)
+{
+	(void)req;
+	(void)params;
+	(void)ctx;
+	http_resp_error(resp, 401, "no");
+}
+
+static const struct http_head_route head_routes[] = {
+	{ HTTP_PUT, "/stream", h_stream },
+	{ HTTP_PUT, "/fail", h_stream },
+	{ HTTP_PUT, "/refuse", h_refuse },
+};
+
 static void dispatch(const struct http_request *req, const struct http_conn_info *info, struct http_response *resp,
 		     void *ctx)
 {
 	(void)info;
-	http_route(routes, 2, req, resp, ctx);
+	if (req->body_pending)
+		http_route_head(head_routes, 3, req, resp, ctx);
+	else
+		http_route(routes, 2, req, resp, ctx);
 }
 
 static void on_stop(void *arg)
@@ -307,6 +383,139 @@ static void test_flood(void)
 	close(a);
 }
 
+static int wait_aborts(int want)
+{
+	for (int i = 0; i < 300 && __atomic_load_n(&aborts, __ATOMIC_SEQ_CST) < want; i++)
+		usleep(10 * 1000);
+	return __atomic_load_n(&aborts, __ATOMIC_SEQ_CST);
+}
+
+/* Send n bytes of pattern (byte i is i % 251), from offset off. Returns the
+ * sum of the bytes sent. */
+static unsigned long long send_pattern(int fd, size_t off, size_t n)
+{
+	static char buf[65536];
+	unsigned long long sum = 0;
+	while (n) {
+		size_t k = n < sizeof(buf) ? n : sizeof(buf);
+		for (size_t i = 0; i < k; i++) {
+			buf[i] = (char)((off + i) % 251);
+			sum += (unsigned char)buf[i];
+		}
+		size_t sent = 0;
+		while (sent < k) {
+			ssize_t w = send(fd, buf + sent, k - sent, MSG_NOSIGNAL);
+			if (w <= 0)
+				return sum;
+			sent += (size_t)w;
+		}
+		off += k;
+		n -= k;
+	}
+	return sum;
+}
+
+static void test_stream(void)
+{
+	char buf[4096], want[128];
+	bool closed;
+	/* 8 MiB, far above max_body (1024): the sink gets it in chunks no
+	 * larger than the stream buffer. */
+	size_t big = 8u << 20;
+	int fd = dial();
+	snprintf(buf, sizeof(buf), "PUT /stream HTTP/1.1\r\nHost: a\r\nContent-Length: %zu\r\n\r\n", big);
+	send_str(fd, buf);
+	unsigned long long sum = send_pattern(fd, 0, big);
+	recv_until(fd, buf, sizeof(buf), " max ", &closed);
+	recv_all(fd, buf + strlen(buf), sizeof(buf) - strlen(buf), 200, &closed);
+	snprintf(want, sizeof(want), "got %zu sum %llu max ", big, sum);
+	char *m = strstr(buf, want);
+	CHECK("stream_big", !strncmp(buf, "HTTP/1.1 200", 12) && m && !closed);
+	CHECK("stream_bounded", m && strtoul(m + strlen(want), NULL, 10) <= HTTP_STREAM_BUF);
+	/* Keep-alive: the same connection goes on, pipelined after a body. */
+	send_str(fd, "PUT /stream HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET /hello HTTP/1.1\r\n"
+		     "Host: a\r\nConnection: close\r\n\r\n");
+	recv_all(fd, buf, sizeof(buf), 2000, &closed);
+	CHECK("stream_pipelined", strstr(buf, "got 3 sum 294 ") && strstr(buf, "\r\n\r\nhello") && closed);
+	close(fd);
+
+	fd = dial();
+	send_str(fd, "PUT /stream HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+	recv_all(fd, buf, sizeof(buf), 2000, &closed);
+	CHECK("stream_empty", strstr(buf, "got 0 sum 0") && closed);
+	close(fd);
+
+	fd = dial();
+	send_str(fd, "PUT /stream HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n");
+	recv_until(fd, buf, sizeof(buf), "\r\n\r\n", &closed);
+	CHECK("stream_continue", !strcmp(buf, "HTTP/1.1 100 Continue\r\n\r\n"));
+	send_str(fd, "ok");
+	recv_until(fd, buf, sizeof(buf), " max ", &closed);
+	CHECK("stream_continue_200", strstr(buf, "got 2 sum 218"));
+	close(fd);
+
+	/* Refused from the head: the reply comes without the body, and the
+	 * connection closes; no 100 Continue either. */
+	int chunks = __atomic_load_n(&chunks_seen, __ATOMIC_SEQ_CST);
+	fd = dial();
+	send_str(fd, "PUT /refuse HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 1000000\r\n\r\n");
+	recv_all(fd, buf, sizeof(buf), 3000, &closed);
+	CHECK("stream_refused_at_head", !strncmp(buf, "HTTP/1.1 401", 12) && strstr(buf, "Connection: close") &&
+						closed);
+	close(fd);
+	/* And an unknown path with a big body is still the 413 of max_body. */
+	fd = dial();
+	send_str(fd, "PUT /other HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\n");
+	recv_all(fd, buf, sizeof(buf), 3000, &closed);
+	CHECK("unstreamed_413", !strncmp(buf, "HTTP/1.1 413", 12) && closed);
+	close(fd);
+	CHECK("refused_no_sink", __atomic_load_n(&chunks_seen, __ATOMIC_SEQ_CST) == chunks);
+
+	/* A client that goes away mid-body: abort, not finish. */
+	int a0 = __atomic_load_n(&aborts, __ATOMIC_SEQ_CST);
+	fd = dial();
+	send_str(fd, "PUT /stream HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\n");
+	send_pattern(fd, 0, 300000);
+	usleep(50 * 1000);
+	close(fd);
+	CHECK("stream_disconnect_aborts", wait_aborts(a0 + 1) == a0 + 1);
+
+	/* Silent for body_ms mid-stream: 408 and abort. */
+	fd = dial();
+	send_str(fd, "PUT /stream HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nabc");
+	recv_all(fd, buf, sizeof(buf), 3000, &closed);
+	CHECK("stream_stall_408", strstr(buf, "HTTP/1.1 408") && closed && wait_aborts(a0 + 2) == a0 + 2);
+	close(fd);
+
+	/* Slow but steady: three times body_ms in all, never silent that long. */
+	fd = dial();
+	send_str(fd, "PUT /stream HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\n");
+	for (int i = 0; i < 9; i++) {
+		usleep(TIMEOUT_MS / 3 * 1000);
+		send_str(fd, "x");
+	}
+	recv_until(fd, buf, sizeof(buf), " max ", &closed);
+	CHECK("stream_progress_deadline", strstr(buf, "got 9 sum 1080"));
+	close(fd);
+
+	/* The sink fails: its error goes out, and the connection closes. */
+	fd = dial();
+	send_str(fd, "PUT /fail HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n");
+	send_pattern(fd, 0, 100000);
+	recv_all(fd, buf, sizeof(buf), 3000, &closed);
+	CHECK("stream_sink_error", !strncmp(buf, "HTTP/1.1 507", 12) && closed);
+	close(fd);
+
+	/* Above HTTP_UPLOAD_MAX: 413, and the sink is let go. */
+	fd = dial();
+	snprintf(buf, sizeof(buf), "PUT /stream HTTP/1.1\r\nHost: a\r\nContent-Length: %llu\r\n\r\n",
+		 HTTP_UPLOAD_MAX + 1);
+	send_str(fd, buf);
+	recv_all(fd, buf, sizeof(buf), 3000, &closed);
+	CHECK("stream_upload_max_413", !strncmp(buf, "HTTP/1.1 413", 12) && closed && wait_aborts(a0 + 3) == a0 + 3);
+	close(fd);
+}
+
 static void test_max_conns(void)
 {
 	char buf[256];
@@ -354,6 +563,7 @@ int main(void)
 	test_basic();
 	test_timeouts();
 	test_refuse_while_sending();
+	test_stream();
 	test_flood();
 	test_max_conns();
 

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http/http_ws.h"
 #include "log.h"
 
 uint64_t http_now_ms(void)
@@ -23,8 +24,21 @@ uint64_t http_now_ms(void)
 void http_conn_close(struct http_conn *c, bool goodbye)
 {
 	struct http_server *s = c->srv;
+	if (c->sink) {
+		/* Mid-upload: whatever the reason, the body will not come. */
+		const struct http_body_sink *sink = c->sink;
+		c->sink = NULL;
+		sink->abort(c->sink_arg);
+	}
+	if (c->ws_ops) { /* the 101 never went out */
+		const struct http_ws_ops *ops = c->ws_ops;
+		c->ws_ops = NULL;
+		ops->closed(c->ws_arg);
+	}
+	if (c->ws)
+		http_ws_end(c);
 	if (c->t) {
-		if (goodbye && c->state == CONN_REQUEST)
+		if (goodbye && (c->state == CONN_REQUEST || c->state == CONN_WS))
 			c->lis->tr->shutdown(c->t);
 		c->lis->tr->close(c->t);
 	}
@@ -42,7 +56,7 @@ void http_conn_close(struct http_conn *c, bool goodbye)
 	free(c);
 }
 
-static void conn_want(struct http_conn *c, uint32_t events)
+void http_conn_want(struct http_conn *c, uint32_t events)
 {
 	if (c->events == events)
 		return;
@@ -98,17 +112,10 @@ static void conn_refuse(struct http_conn *c, int status, const char *why)
 	http_resp_free(&resp);
 }
 
-static void conn_dispatch(struct http_conn *c, size_t total)
+/* The request is answered: drop its total bytes from in, keeping pipelined
+ * bytes for the next one. */
+static void conn_next(struct http_conn *c, size_t total)
 {
-	struct http_response resp;
-	http_resp_init(&resp);
-	c->srv->requests++;
-	if (!c->req.keep_alive)
-		c->close_after = true;
-	c->lis->dispatch(&c->req, &c->info, &resp, c->lis->ctx);
-	conn_respond(c, &resp, c->req.method == HTTP_HEAD);
-	http_resp_free(&resp);
-	/* Keep pipelined bytes for the next request. */
 	memmove(c->in, c->in + total, c->in_len - total);
 	c->in_len -= total;
 	memset(&c->parser, 0, sizeof(c->parser));
@@ -124,13 +131,171 @@ static void conn_dispatch(struct http_conn *c, size_t total)
 	}
 }
 
+static void conn_dispatch(struct http_conn *c, size_t total)
+{
+	struct http_response resp;
+	http_resp_init(&resp);
+	c->srv->requests++;
+	if (!c->req.keep_alive)
+		c->close_after = true;
+	c->lis->dispatch(&c->req, &c->info, &resp, c->lis->ctx);
+	conn_respond(c, &resp, c->req.method == HTTP_HEAD);
+	if (resp.ws_ops && resp.status == 101 && !c->close_after) {
+		/* A WebSocket from the moment the 101 is out (http_conn_run). */
+		c->ws_ops = resp.ws_ops;
+		c->ws_arg = resp.ws_arg;
+		resp.ws_ops = NULL;
+	}
+	http_resp_free(&resp);
+	conn_next(c, total);
+}
+
+/* "HTTP/1.1 100 Continue" into out, once per request: the client waits for
+ * it before it sends the body. Returns true if it is there to send. */
+static bool conn_continue(struct http_conn *c)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	if (!c->req.expect_continue || c->sent_continue)
+		return false;
+	c->sent_continue = true;
+	free(c->out);
+	c->out = malloc(sizeof(cont) - 1);
+	if (!c->out) {
+		c->out_len = c->out_off = 0;
+		return false;
+	}
+	memcpy(c->out, cont, sizeof(cont) - 1);
+	c->out_len = sizeof(cont) - 1;
+	c->out_off = 0;
+	return true;
+}
+
+/* The end of a streamed body (err 0), or the sink refused it (err < 0):
+ * the reply comes from the sink. After a refusal the rest of the body is
+ * unread, so the connection closes. */
+static void conn_stream_end(struct http_conn *c, int err)
+{
+	const struct http_body_sink *sink = c->sink;
+	c->sink = NULL;
+	struct http_response resp;
+	http_resp_init(&resp);
+	sink->finish(c->sink_arg, err, &resp);
+	c->srv->requests++;
+	if (err || c->sink_close)
+		c->close_after = true;
+	conn_respond(c, &resp, false);
+	http_resp_free(&resp);
+	if (!err)
+		conn_next(c, 0); /* the body is consumed: in holds the next request */
+}
+
+/* Hand what in holds of the streamed body to the sink. Returns true when
+ * the stream ended and its reply is in out. */
+static bool conn_stream_feed(struct http_conn *c)
+{
+	size_t n = c->in_len < c->sink_left ? c->in_len : (size_t)c->sink_left;
+	if (n) {
+		int r = c->sink->data(c->sink_arg, c->in, n);
+		memmove(c->in, c->in + n, c->in_len - n);
+		c->in_len -= n;
+		c->sink_left -= n;
+		if (r) {
+			conn_stream_end(c, r < 0 ? r : -EIO);
+			return true;
+		}
+	}
+	if (c->sink_left)
+		return false;
+	conn_stream_end(c, 0);
+	return true;
+}
+
+/* The dispatcher took the body as a stream. Returns true if there is
+ * output (a 100 Continue, or the reply of a body that was all there). */
+static bool conn_stream_start(struct http_conn *c, const struct http_response *resp)
+{
+	const struct http_limits *lim = &c->srv->lim;
+	if (c->req.content_length > HTTP_UPLOAD_MAX) {
+		resp->sink->abort(resp->sink_arg);
+		conn_refuse(c, 413, "the upload is larger than this server accepts (64 GiB)");
+		return true;
+	}
+	if (c->in_cap < HTTP_STREAM_BUF) {
+		char *p = realloc(c->in, HTTP_STREAM_BUF);
+		if (!p) {
+			resp->sink->abort(resp->sink_arg);
+			conn_refuse(c, 503, "the server is out of memory for this upload");
+			return true;
+		}
+		c->in = p;
+		c->in_cap = HTTP_STREAM_BUF;
+	}
+	c->sink = resp->sink;
+	c->sink_arg = resp->sink_arg;
+	c->sink_left = c->req.content_length;
+	c->sink_close = !c->req.keep_alive;
+	/* The head is done with: in holds body bytes only from here. */
+	size_t head = c->parser.head_len;
+	memmove(c->in, c->in + head, c->in_len - head);
+	c->in_len -= head;
+	c->deadline = http_now_ms() + lim->body_ms;
+	if (c->in_len < c->sink_left && conn_continue(c))
+		return true;
+	return conn_stream_feed(c);
+}
+
+/* The head of a request with a body is in: the dispatcher looks at it
+ * before any body byte is taken. Returns true if that produced output (an
+ * early reply, or a stream's first output); false if the body is to be read
+ * whole as usual. */
+static bool conn_head(struct http_conn *c)
+{
+	struct http_response resp;
+	http_resp_init(&resp);
+	resp.status = 0; /* still 0 afterwards: the dispatcher did not answer */
+	c->req.body_pending = true;
+	c->lis->dispatch(&c->req, &c->info, &resp, c->lis->ctx);
+	c->req.body_pending = false;
+	bool out = true;
+	if (resp.sink) {
+		out = conn_stream_start(c, &resp);
+	} else if (resp.status) {
+		c->srv->requests++;
+		c->close_after = true; /* the body stays unread: the stream cannot go on */
+		conn_respond(c, &resp, c->req.method == HTTP_HEAD);
+	} else {
+		out = false;
+	}
+	http_resp_free(&resp);
+	return out;
+}
+
 /* Look at the buffered input. Returns true if it produced output (a
  * response or "100 Continue"), false if more input is needed. */
 static bool conn_parse(struct http_conn *c)
 {
 	const struct http_limits *lim = &c->srv->lim;
 	const char *why;
-	bool had_head = c->parser.head_len != 0;
+	if (c->sink)
+		return conn_stream_feed(c);
+	if (!c->parser.head_len) {
+		int h = http_parse_head(&c->parser, c->in, c->in_len, lim, &c->req, &why);
+		if (h < 0) {
+			conn_refuse(c, -h, why);
+			return true;
+		}
+		if (h == 0)
+			return false;
+		c->deadline = http_now_ms() + lim->body_ms;
+		if (c->req.has_length && conn_head(c))
+			return true;
+		if (c->sink) /* a stream whose 100 Continue could not be allocated */
+			return false;
+		if (c->req.content_length > lim->max_body) {
+			conn_refuse(c, 413, "the request body is larger than this server accepts");
+			return true;
+		}
+	}
 	int n = http_parse(&c->parser, c->in, c->in_len, lim, &c->req, &why);
 	if (n < 0) {
 		conn_refuse(c, -n, why);
@@ -140,10 +305,6 @@ static bool conn_parse(struct http_conn *c)
 		conn_dispatch(c, (size_t)n);
 		return true;
 	}
-	if (!c->parser.head_len)
-		return false;
-	if (!had_head)
-		c->deadline = http_now_ms() + lim->body_ms;
 	size_t need = c->parser.head_len + (size_t)c->req.content_length;
 	if (need > c->in_cap) {
 		/* The parser bounded content_length by max_body, so need is too. */
@@ -158,21 +319,7 @@ static bool conn_parse(struct http_conn *c)
 		memset(&c->parser, 0, sizeof(c->parser));
 		http_parse(&c->parser, c->in, c->in_len, lim, &c->req, &why);
 	}
-	if (c->req.expect_continue && !c->sent_continue) {
-		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-		c->sent_continue = true;
-		free(c->out);
-		c->out = malloc(sizeof(cont) - 1);
-		if (!c->out) {
-			c->out_len = c->out_off = 0;
-			return false;
-		}
-		memcpy(c->out, cont, sizeof(cont) - 1);
-		c->out_len = sizeof(cont) - 1;
-		c->out_off = 0;
-		return true;
-	}
-	return false;
+	return conn_continue(c);
 }
 
 /* Read and drop until the client closes or LINGER_MS pass. A few reads a
@@ -186,14 +333,14 @@ static void conn_drain(struct http_conn *c)
 	}
 	for (int turn = 0;; turn++) {
 		if (turn == CONN_TURNS) {
-			conn_want(c, EPOLLIN); /* level-triggered: called again */
+			http_conn_want(c, EPOLLIN); /* level-triggered: called again */
 			return;
 		}
 		ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
 		if (n > 0)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			conn_want(c, EPOLLIN);
+			http_conn_want(c, EPOLLIN);
 			return;
 		}
 		http_conn_close(c, false);
@@ -201,7 +348,7 @@ static void conn_drain(struct http_conn *c)
 	}
 }
 
-static void conn_linger(struct http_conn *c)
+void http_conn_linger(struct http_conn *c)
 {
 	c->lis->tr->shutdown(c->t);
 	shutdown(c->fd, SHUT_WR);
@@ -219,18 +366,22 @@ void http_conn_run(struct http_conn *c)
 		conn_drain(c);
 		return;
 	}
+	if (c->state == CONN_WS) {
+		http_ws_run(c);
+		return;
+	}
 	for (int turn = 0;; turn++) {
 		if (turn == CONN_TURNS) {
 			/* Give the others a turn. Input may be waiting inside the TLS
 			 * library, where epoll cannot see it; the socket is writable,
 			 * so asking for EPOLLOUT brings us back at the next wait. */
-			conn_want(c, EPOLLIN | EPOLLOUT);
+			http_conn_want(c, EPOLLIN | EPOLLOUT);
 			return;
 		}
 		if (c->state == CONN_HANDSHAKE) {
 			int r = tr->handshake(c->t);
 			if (r == HTTP_WANT_READ || r == HTTP_WANT_WRITE) {
-				conn_want(c, want_events(r));
+				http_conn_want(c, want_events(r));
 				return;
 			}
 			if (r < 0) {
@@ -252,7 +403,7 @@ void http_conn_run(struct http_conn *c)
 		while (c->out_off < c->out_len) {
 			ssize_t r = tr->send(c->t, c->out + c->out_off, c->out_len - c->out_off);
 			if (r == HTTP_WANT_READ || r == HTTP_WANT_WRITE) {
-				conn_want(c, want_events(r));
+				http_conn_want(c, want_events(r));
 				return;
 			}
 			if (r <= 0) {
@@ -267,7 +418,11 @@ void http_conn_run(struct http_conn *c)
 			c->out = NULL;
 			c->out_len = c->out_off = 0;
 			if (c->close_after) {
-				conn_linger(c);
+				http_conn_linger(c);
+				return;
+			}
+			if (c->ws_ops) {
+				http_ws_begin(c);
 				return;
 			}
 			c->deadline = http_now_ms() + (c->in_len ? lim->header_ms : lim->idle_ms);
@@ -282,14 +437,16 @@ void http_conn_run(struct http_conn *c)
 		}
 		ssize_t r = tr->recv(c->t, c->in + c->in_len, c->in_cap - c->in_len);
 		if (r == HTTP_WANT_READ || r == HTTP_WANT_WRITE) {
-			conn_want(c, want_events(r));
+			http_conn_want(c, want_events(r));
 			return;
 		}
 		if (r <= 0) {
 			http_conn_close(c, false); /* end of stream or error: nobody to answer */
 			return;
 		}
-		if (c->in_len == 0)
+		if (c->sink)
+			c->deadline = http_now_ms() + lim->body_ms; /* progress: a stream may take hours */
+		else if (c->in_len == 0)
 			c->deadline = http_now_ms() + lim->header_ms; /* a request starts */
 		c->in_len += (size_t)r;
 	}
@@ -310,6 +467,7 @@ void http_conn_open(struct http_server *s, struct http_listener *l, int fd, cons
 	c->lis = l;
 	c->info.peer = *peer;
 	c->info.transport = l->tr->name;
+	c->info.trusted = l->trusted;
 	socklen_t llen = sizeof(c->info.local);
 	getsockname(fd, (struct sockaddr *)&c->info.local, &llen);
 	c->t = l->tr->open(l->tctx, fd);
@@ -337,8 +495,12 @@ void http_conn_expire(struct http_conn *c)
 		http_conn_close(c, false);
 		return;
 	}
+	if (c->state == CONN_WS) {
+		http_ws_expire(c);
+		return;
+	}
 	c->srv->timed_out++;
-	if (c->state == CONN_REQUEST && c->in_len && c->out_len == 0) {
+	if (c->state == CONN_REQUEST && (c->in_len || c->sink) && c->out_len == 0) {
 		struct http_response resp;
 		http_resp_init(&resp);
 		http_resp_error(&resp, 408, "the request did not arrive in time");

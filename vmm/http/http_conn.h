@@ -17,6 +17,7 @@ enum conn_state {
 	CONN_HANDSHAKE,
 	CONN_REQUEST, /* reading a request or writing its response */
 	CONN_LINGER,  /* said goodbye; draining what the client still sends */
+	CONN_WS,      /* upgraded to a WebSocket (http_ws_conn.c) */
 };
 
 #define HEAD_OUT_MAX (HTTP_EXTRA_HEADERS + 512)
@@ -44,6 +45,19 @@ struct http_conn {
 	bool close_after;   /* close once out is flushed */
 	bool sent_continue; /* "100 Continue" sent for this request */
 
+	/* A body taken as a stream (see http_server.h); the head is gone from
+	 * in, so req's strings must not be read while sink is set. */
+	const struct http_body_sink *sink;
+	void *sink_arg;
+	uint64_t sink_left;   /* body bytes still to come */
+	bool sink_close;      /* the client asked to close after this request */
+
+	/* A WebSocket upgrade: ws_ops/ws_arg from the 101 until it is out,
+	 * then ws (http_ws_conn.c). */
+	const struct http_ws_ops *ws_ops;
+	void *ws_arg;
+	struct http_ws *ws;
+
 	uint64_t deadline; /* ms, CLOCK_MONOTONIC */
 	uint32_t events;   /* what epoll waits for now */
 	struct http_conn *prev, *next;
@@ -60,5 +74,17 @@ void http_conn_run(struct http_conn *c);
 void http_conn_expire(struct http_conn *c);
 /* Free c; goodbye: tell the peer (TLS close_notify) first. */
 void http_conn_close(struct http_conn *c, bool goodbye);
+/* Wait for these epoll events on c. */
+void http_conn_want(struct http_conn *c, uint32_t events);
+/* Say goodbye and drain the client's bytes for LINGER_MS, then free c. */
+void http_conn_linger(struct http_conn *c);
+
+/* WebSocket connections (http_ws_conn.c): begin once the 101 is out (takes
+ * ws_ops/ws_arg), run on every event, expire at the deadline (pings), end
+ * from http_conn_close. */
+void http_ws_begin(struct http_conn *c);
+void http_ws_run(struct http_conn *c);
+void http_ws_expire(struct http_conn *c);
+void http_ws_end(struct http_conn *c);
 
 #endif

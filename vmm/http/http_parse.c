@@ -304,32 +304,45 @@ static int parse_headers(const char *p, const char *end, const struct http_limit
 	return 0;
 }
 
+int http_parse_head(struct http_parser *p, const char *buf, size_t len, const struct http_limits *lim,
+		    struct http_request *req, const char **why)
+{
+	*why = "";
+	if (p->head_len)
+		return (int)p->head_len;
+	int h = head_scan(p, buf, len, lim, why);
+	if (h <= 0)
+		return h;
+	size_t head = (size_t)h;
+	const char *nl = memchr(buf, '\n', head); /* found: head_scan saw the head's end */
+	size_t line = (size_t)(nl - buf) - 1;
+	memset(req, 0, sizeof(*req));
+	int r = parse_request_line(buf, line, lim, req, why);
+	if (r)
+		return r;
+	req->keep_alive = req->minor == 1;
+	r = parse_headers(nl + 1, buf + head, lim, req, why);
+	if (r)
+		return r;
+	if (!req->has_length && (req->method == HTTP_POST || req->method == HTTP_PUT || req->method == HTTP_PATCH))
+		FAIL(411, "a request with a body needs a Content-Length header");
+	req->head_len = head;
+	p->head_len = head;
+	return h;
+}
+
 int http_parse(struct http_parser *p, const char *buf, size_t len, const struct http_limits *lim,
 	       struct http_request *req, const char **why)
 {
 	*why = "";
 	if (!p->head_len) {
-		int h = head_scan(p, buf, len, lim, why);
+		int h = http_parse_head(p, buf, len, lim, req, why);
 		if (h <= 0)
 			return h;
-		size_t head = (size_t)h;
-		const char *nl = memchr(buf, '\n', head); /* found: head_scan saw the head's end */
-		size_t line = (size_t)(nl - buf) - 1;
-		memset(req, 0, sizeof(*req));
-		int r = parse_request_line(buf, line, lim, req, why);
-		if (r)
-			return r;
-		req->keep_alive = req->minor == 1;
-		r = parse_headers(nl + 1, buf + head, lim, req, why);
-		if (r)
-			return r;
-		if (req->has_length && req->content_length > lim->max_body)
+		if (req->content_length > lim->max_body) {
+			p->head_len = 0; /* refused: the head is not a request to go on with */
 			FAIL(413, "the request body is larger than this server accepts");
-		if (!req->has_length &&
-		    (req->method == HTTP_POST || req->method == HTTP_PUT || req->method == HTTP_PATCH))
-			FAIL(411, "a request with a body needs a Content-Length header");
-		req->head_len = head;
-		p->head_len = head;
+		}
 	}
 	size_t total = p->head_len + (size_t)req->content_length;
 	if (len < total)
@@ -342,6 +355,7 @@ const char *http_status_reason(int status)
 {
 	switch (status) {
 	case 100: return "Continue";
+	case 101: return "Switching Protocols";
 	case 200: return "OK";
 	case 201: return "Created";
 	case 204: return "No Content";
@@ -359,12 +373,14 @@ const char *http_status_reason(int status)
 	case 415: return "Unsupported Media Type";
 	case 417: return "Expectation Failed";
 	case 422: return "Unprocessable Content";
+	case 426: return "Upgrade Required";
 	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";
 	case 503: return "Service Unavailable";
 	case 505: return "HTTP Version Not Supported";
+	case 507: return "Insufficient Storage";
 	}
 	return "Unknown";
 }
@@ -385,6 +401,7 @@ const char *http_status_code(int status)
 	case 415: return "unsupported_media_type";
 	case 417: return "expectation_failed";
 	case 422: return "invalid_value";
+	case 426: return "upgrade_required";
 	case 429: return "too_many_requests";
 	case 431: return "headers_too_large";
 	case 501: return "not_implemented";

@@ -95,6 +95,10 @@ struct http_request {
 	bool expect_continue;   /* "Expect: 100-continue": it waits for a 100 first */
 	size_t head_len;        /* bytes of the head, blank line included */
 	struct http_str body;   /* set when the whole request is there */
+	/* The server asks its dispatcher at the end of the head, before any
+	 * body byte is taken (see http_server.h): then this is true and body
+	 * is empty. */
+	bool body_pending;
 };
 
 /* Incremental state, so that bytes already scanned are not scanned again
@@ -116,6 +120,14 @@ struct http_parser {
  */
 int http_parse(struct http_parser *p, const char *buf, size_t len, const struct http_limits *lim,
 	       struct http_request *req, const char **why);
+
+/* The head alone: like http_parse, but done (> 0: the head's length) as soon
+ * as the head is complete and valid, whatever its Content-Length; the caller
+ * decides which body limit applies (max_body, or HTTP_UPLOAD_MAX for a body
+ * taken as a stream). req's head fields are valid on > 0. Calling
+ * http_parse afterwards with the same parser skips its max_body check. */
+int http_parse_head(struct http_parser *p, const char *buf, size_t len, const struct http_limits *lim,
+		    struct http_request *req, const char **why);
 
 /* Header value by case-insensitive name: the first such field, or NULL. */
 const struct http_str *http_header_get(const struct http_request *req, const char *name);

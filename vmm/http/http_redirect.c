@@ -83,6 +83,8 @@ void http_redirect_dispatch(const struct http_request *req, const struct http_co
 {
 	const struct http_redirect *r = ctx;
 	char loc[HTTP_EXTRA_HEADERS - 16];
+	if (req->body_pending)
+		return; /* answer once the body is in, as before streaming existed */
 	if (http_redirect_location(req, info, r->https_port, loc, sizeof(loc)) < 0) {
 		http_resp_error(resp, 414, "the path is too long to redirect to HTTPS");
 		return;

@@ -1,11 +1,13 @@
 /* HTTP responses; see http_response.h. */
 #include "http/http_response.h"
+#include "http/http_ws.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void http_resp_init(struct http_response *r)
 {
@@ -20,6 +22,12 @@ void http_resp_free(struct http_response *r)
 	r->body = NULL;
 	r->body_len = 0;
 	r->body_owned = false;
+	if (r->ws_ops) {
+		/* An upgrade that will not happen: the handler's state goes. */
+		const struct http_ws_ops *ops = r->ws_ops;
+		r->ws_ops = NULL;
+		ops->closed(r->ws_arg);
+	}
 }
 
 void http_resp_static(struct http_response *r, int status, const char *type, const char *data, size_t len)
@@ -29,6 +37,12 @@ void http_resp_static(struct http_response *r, int status, const char *type, con
 	r->content_type = type;
 	r->body = data;
 	r->body_len = len;
+}
+
+void http_resp_stream(struct http_response *r, const struct http_body_sink *sink, void *arg)
+{
+	r->sink = sink;
+	r->sink_arg = arg;
 }
 
 int http_resp_header(struct http_response *r, const char *name, const char *value)
@@ -114,19 +128,23 @@ size_t http_resp_head(const struct http_response *r, bool keep_alive, char *buf,
 {
 	/* RFC 9110 8.6: no Content-Length on 1xx and 204. */
 	char length[40] = "";
-	if (r->status >= 200 && r->status != 204)
+	if (r->status >= 200 && r->status != 204 && r->status != 304)
 		snprintf(length, sizeof(length), "Content-Length: %zu\r\n", r->body_len);
+	/* API replies are never cached; a handler that knows better (the web
+	 * console's files, with an ETag) sends its own Cache-Control. */
+	bool own_cache = !strncasecmp(r->extra, "Cache-Control:", 14) || strcasestr(r->extra, "\nCache-Control:");
 	int n = snprintf(buf, size,
 			 "HTTP/1.1 %d %s\r\n"
 			 "%s%s%s"
 			 "%s"
-			 "Cache-Control: no-store\r\n"
+			 "%s"
 			 "X-Content-Type-Options: nosniff\r\n"
 			 "Connection: %s\r\n"
 			 "%s\r\n",
 			 r->status, http_status_reason(r->status),
 			 r->content_type ? "Content-Type: " : "", r->content_type ? r->content_type : "",
-			 r->content_type ? "\r\n" : "", length, keep_alive ? "keep-alive" : "close",
+			 r->content_type ? "\r\n" : "", length, own_cache ? "" : "Cache-Control: no-store\r\n",
+			 r->status == 101 ? "Upgrade" : keep_alive ? "keep-alive" : "close",
 			 r->extra);
 	if (n < 0 || (size_t)n >= size)
 		return 0;

@@ -53,6 +53,8 @@ void http_route(const struct http_route *routes, size_t n, const struct http_req
 	enum http_method want = req->method == HTTP_HEAD ? HTTP_GET : req->method;
 	struct http_params params;
 	char allow[96] = "";
+	if (req->body_pending)
+		return;
 	size_t alen = 0;
 	bool path_known = false;
 
@@ -86,4 +88,17 @@ void http_route(const struct http_route *routes, size_t n, const struct http_req
 	http_resp_error(resp, 405, "%s is not allowed on %.*s; allowed: %s", http_method_name(req->method),
 			(int)(req->path.len > 200 ? 200 : req->path.len), req->path.p, allow);
 	http_resp_header(resp, "Allow", allow);
+}
+
+void http_route_head(const struct http_head_route *routes, size_t n, const struct http_request *req,
+		     struct http_response *resp, void *ctx)
+{
+	struct http_params params;
+	if (!req->body_pending)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (routes[i].method == req->method && http_route_match(routes[i].pattern, req->path, &params)) {
+			routes[i].fn(req, &params, resp, ctx);
+			return;
+		}
 }

@@ -32,6 +32,17 @@ struct http_route {
 	http_handler_fn fn;
 };
 
+/* A route that looks at a request with a body at the end of its head,
+ * before any body byte is read (req->body_pending; see http_server.h). Its
+ * fn may take the body as a stream (http_resp_stream), answer at once (the
+ * body is then never read and the connection closes), or do neither: then
+ * the body is read whole, within max_body, and the plain route runs. */
+struct http_head_route {
+	enum http_method method;
+	const char *pattern;
+	http_handler_fn fn;
+};
+
 /* Value of parameter name, or NULL. */
 const struct http_str *http_param(const struct http_params *params, const char *name);
 
@@ -39,8 +50,12 @@ const struct http_str *http_param(const struct http_params *params, const char *
 int http_route_match(const char *pattern, struct http_str path, struct http_params *params);
 
 /* Find the route for req among routes[0..n) and run it, or fill resp with
- * the 404/405 error. */
+ * the 404/405 error. While req->body_pending it does nothing: the 404 or
+ * 405 comes once the body is in. */
 void http_route(const struct http_route *routes, size_t n, const struct http_request *req,
 		struct http_response *resp, void *ctx);
+/* While req->body_pending: run the head route that matches req, if any. */
+void http_route_head(const struct http_head_route *routes, size_t n, const struct http_request *req,
+		     struct http_response *resp, void *ctx);
 
 #endif

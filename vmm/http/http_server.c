@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "http/http_conn.h"
@@ -64,6 +66,28 @@ int http_server_init(struct http_server *s, const struct http_limits *lim)
 	return s->epfd < 0 ? -errno : 0;
 }
 
+/* Listen on fd (bound) and add it to the epoll set; closes fd on failure. */
+static int listener_add(struct http_server *s, int fd, bool trusted, const struct http_transport *tr, void *tctx,
+			http_dispatch_fn dispatch, void *ctx)
+{
+	if (listen(fd, 512)) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	struct http_listener *l = &s->lis[s->nlis];
+	*l = (struct http_listener){ .kind = HTTP_KIND_LISTENER, .fd = fd, .tr = tr, .tctx = tctx,
+				     .dispatch = dispatch, .ctx = ctx, .trusted = trusted };
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	s->nlis++;
+	return 0;
+}
+
 int http_server_listen(struct http_server *s, const char *addr, const struct http_transport *tr, void *tctx,
 		       http_dispatch_fn dispatch, void *ctx)
 {
@@ -78,22 +102,42 @@ int http_server_listen(struct http_server *s, const char *addr, const struct htt
 		return -errno;
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 512)) {
+	if (bind(fd, (struct sockaddr *)&ss, len)) {
 		int e = -errno;
 		close(fd);
 		return e;
 	}
-	struct http_listener *l = &s->lis[s->nlis];
-	*l = (struct http_listener){ .kind = HTTP_KIND_LISTENER, .fd = fd, .tr = tr, .tctx = tctx,
-				     .dispatch = dispatch, .ctx = ctx };
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+	return listener_add(s, fd, false, tr, tctx, dispatch, ctx);
+}
+
+int http_server_listen_unix(struct http_server *s, const char *path, unsigned mode, bool trusted,
+			    const struct http_transport *tr, void *tctx, http_dispatch_fn dispatch, void *ctx)
+{
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	if (s->nlis >= HTTP_MAX_LISTENERS)
+		return -ENOSPC;
+	if (!*path || strlen(path) >= sizeof(un.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(un.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* A socket file left by an earlier run refuses bind; only replace a
+	 * socket, never a regular file someone put there. */
+	struct stat st;
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path);
+	/* The umask decides the socket's mode at bind: never let it be wider
+	 * than asked, not even for a moment. */
+	mode_t old = umask(0777 & ~(mode_t)mode);
+	int r = bind(fd, (struct sockaddr *)&un, sizeof(un));
+	umask(old);
+	if (r || chmod(path, (mode_t)mode)) {
 		int e = -errno;
 		close(fd);
 		return e;
 	}
-	s->nlis++;
-	return 0;
+	return listener_add(s, fd, trusted, tr, tctx, dispatch, ctx);
 }
 
 int http_server_port(const struct http_server *s, unsigned i)
@@ -106,6 +150,8 @@ int http_server_port(const struct http_server *s, unsigned i)
 		return -errno;
 	if (ss.ss_family == AF_INET)
 		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family != AF_INET6)
+		return -EAFNOSUPPORT; /* a unix socket has no port */
 	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 

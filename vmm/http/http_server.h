@@ -7,6 +7,17 @@
  * body, write, idle keep-alive); a connection past its deadline is closed,
  * after a 408 when it was in the middle of a request.
  *
+ * Bodies: when the head of a request with a Content-Length is in, and before
+ * any body byte is taken, the dispatcher is called once with
+ * req->body_pending set (the router runs the matching route's head
+ * function). It can answer at once (a 401, say: the body is never read and
+ * the connection closes), take the body as a stream (http_resp_stream: the
+ * sink gets each chunk as it arrives, through a buffer of HTTP_STREAM_BUF
+ * bytes, up to HTTP_UPLOAD_MAX bytes; a client must then send something at
+ * least every body_ms, a progress deadline instead of a whole-body one), or
+ * do nothing: the body is then read into memory, within max_body and in
+ * body_ms in all, and the dispatcher is called again with the request whole.
+ *
  * The transport (TLS, or plain TCP for the port 80 redirector) is a table of
  * functions, so this file never sees mbedtls and builds on the host for the
  * unit tests and fuzzers.
@@ -23,6 +34,8 @@
 #include "http/http_response.h"
 
 #define HTTP_MAX_LISTENERS 4
+#define HTTP_UPLOAD_MAX (64ull << 30) /* bytes of a body taken as a stream, instead of max_body */
+#define HTTP_STREAM_BUF (64u << 10)   /* a streaming connection's input buffer */
 #define HTTP_MAX_WATCHES 4
 
 /* What transport calls return besides byte counts and -errno. */
@@ -50,6 +63,7 @@ struct http_transport {
 struct http_conn_info {
 	struct sockaddr_storage local, peer;
 	const char *transport; /* the transport's name */
+	bool trusted;          /* came in on a listener marked trusted (the local socket) */
 };
 
 typedef void (*http_dispatch_fn)(const struct http_request *req, const struct http_conn_info *info,
@@ -65,6 +79,7 @@ struct http_listener {
 	http_dispatch_fn dispatch;
 	void *ctx;
 	uint64_t paused_until; /* ms: out of descriptors, accept later */
+	bool trusted;          /* copied into each connection's http_conn_info */
 };
 
 struct http_watch {
@@ -94,6 +109,12 @@ int http_server_init(struct http_server *s, const struct http_limits *lim);
  * Returns 0 or -errno; *why then names the step. */
 int http_server_listen(struct http_server *s, const char *addr, const struct http_transport *tr, void *tctx,
 		       http_dispatch_fn dispatch, void *ctx);
+/* Bind and listen on the unix socket PATH with MODE (a stale socket file is
+ * replaced). trusted marks its connections (struct http_conn_info): only
+ * whoever may open PATH can connect, so file permissions are the access
+ * control. Returns 0 or -errno. */
+int http_server_listen_unix(struct http_server *s, const char *path, unsigned mode, bool trusted,
+			    const struct http_transport *tr, void *tctx, http_dispatch_fn dispatch, void *ctx);
 /* The port a listener got (for "ADDR:0"), or -errno. */
 int http_server_port(const struct http_server *s, unsigned i);
 /* Call fn(arg) when fd is readable (a signalfd, say). */

@@ -38,6 +38,42 @@ const char *tls_server_fingerprint(const struct tls_server *t);
 /* "user" or "self-signed". */
 const char *tls_server_cert_source(const struct tls_server *t);
 
+/* The served certificate, for GET /api/settings/certificate. */
+#define TLS_INFO_SAN_MAX 32
+struct tls_cert_info {
+	const char *source; /* "user" or "self-signed" */
+	char fingerprint[TLS_FINGERPRINT_LEN];
+	char subject[256];    /* "CN=kvmbox, O=kvmbox" */
+	char not_before[24];  /* "2026-01-31T12:00:00Z" */
+	char not_after[24];
+	char san[TLS_INFO_SAN_MAX][80]; /* DNS names and IP addresses */
+	unsigned nsan;
+};
+void tls_server_cert_info(const struct tls_server *t, struct tls_cert_info *out);
+
+/* Changing the certificate while the server runs. Each stores the files as
+ * below, then serves the new pair to new connections; connections already
+ * open keep the pair they started with. 0, or -errno with why filled (the
+ * old pair is then still served).
+ *   set_user       check cert_pem + key_pem (NUL-terminated, lengths without
+ *                  it) as tls_keys_check does: -EINVAL with its reason when
+ *                  they are not a usable pair; else store them as cert.pem
+ *                  and key.pem (0600)
+ *   use_self_signed  move cert.pem and key.pem aside (to NAME.1) and serve
+ *                  the self-signed pair
+ *   regenerate     make a new self-signed pair and serve it (a user pair is
+ *                  moved aside first, as above) */
+/* Read the pair from the folder again (as at start) and serve it. */
+int tls_server_reload(struct tls_server *t, char *why, size_t why_size);
+int tls_server_set_user(struct tls_server *t, const char *cert_pem, size_t cert_len, const char *key_pem,
+			size_t key_len, char *why, size_t why_size);
+int tls_server_use_self_signed(struct tls_server *t, char *why, size_t why_size);
+int tls_server_regenerate(struct tls_server *t, char *why, size_t why_size);
+
+/* The server tls_server_create() made last and not yet freed: the
+ * supervisor runs one, and its API handlers reach it here. */
+struct tls_server *tls_server_current(void);
+
 /* The transport; its tctx is the struct tls_server. */
 extern const struct http_transport tls_transport;
 

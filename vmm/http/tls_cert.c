@@ -22,8 +22,8 @@
 #include "log.h"
 #include "supervisor/state.h"
 
-#define USER_CERT "cert.pem"
-#define USER_KEY "key.pem"
+#define USER_CERT TLS_USER_CERT
+#define USER_KEY TLS_USER_KEY
 #define SELF_CERT "selfsigned-cert.pem"
 #define SELF_KEY "selfsigned-key.pem"
 
@@ -208,7 +208,7 @@ static void fmt_time(char out[16], time_t t)
 /* Make an ECDSA P-256 key and a self-signed certificate for it; store both.
  * The key is written first: a crash between the two leaves a pair that does
  * not match, which the next start detects and replaces. */
-static int keys_generate(const char *dir, mbedtls_ctr_drbg_context *drbg, char *why, size_t why_size)
+int tls_keys_generate(const char *dir, mbedtls_ctr_drbg_context *drbg, char *why, size_t why_size)
 {
 	mbedtls_pk_context key;
 	mbedtls_x509write_cert w;
@@ -303,7 +303,7 @@ int tls_keys_load(struct tls_keys *k, const char *dir, mbedtls_ctr_drbg_context 
 		return 0;
 	if (r != -ENOENT)
 		log_warn("https: %s; making a new self-signed certificate", inner);
-	r = keys_generate(dir, drbg, why, why_size);
+	r = tls_keys_generate(dir, drbg, why, why_size);
 	if (r)
 		return r;
 	r = keys_load_pair(k, dir, SELF_CERT, SELF_KEY, drbg, why, why_size);
