@@ -4,7 +4,9 @@ against the real `out/kvmbox supervisor` on 127.0.0.1.
 
   passwd_hash_*         `kvmbox passwd-hash` makes PBKDF2-SHA256 that Python agrees with
   no_admin_*            a fresh state: 401 everywhere, login 409, setup from loopback
-  setup_refused_remote  setup from this host's non-loopback address: 403, nothing saved
+  setup_refused_remote  setup from this host's non-loopback address: 403 and
+                        nothing saved without the console's setup code or
+                        with a wrong one; 201 with the right one
   unauth_*              no credentials: 401 JSON on every route but login and setup
   wrong_password        401, and counts toward the limit
   login_*               JSON only; cookie HttpOnly, Secure, SameSite=Strict, Path=/
@@ -361,7 +363,35 @@ def setup_remote(work):
         e = err(st, json.loads(rep), 403, "forbidden")
         if e:
             return e
-        return "a password was saved" if os.path.exists(os.path.join(state, "auth", "users.json")) else None
+        if os.path.exists(os.path.join(state, "auth", "users.json")):
+            return "a password was saved"
+        # With the setup code from the console it works; a wrong code does not.
+        code = re.search(r"setup code ([A-Z0-9]{4}-[A-Z0-9]{4})", open(state + ".log").read())
+        if not code:
+            return "the log shows no setup code"
+
+        def post(payload):
+            body = json.dumps(payload).encode()
+            sock = h.client_ctx().wrap_socket(socket.create_connection((addr, int(m.group(1))), timeout=10),
+                                              server_hostname="localhost")
+            try:
+                sock.sendall(b"POST /api/auth/setup HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n" % len(body) + body)
+                st, _, rep, _ = h.read_response(sock)
+            finally:
+                sock.close()
+            return st, json.loads(rep)
+        wrong = "AAAA-AAAA" if code.group(1) != "AAAA-AAAA" else "BBBB-BBBB"
+        st, rep = post({"password": "remote password", "setup_code": wrong})
+        e = err(st, rep, 403, "forbidden")
+        if e:
+            return "wrong code: " + e
+        if os.path.exists(os.path.join(state, "auth", "users.json")):
+            return "a password was saved with a wrong setup code"
+        st, rep = post({"password": "remote password", "setup_code": code.group(1).lower()})
+        if st != 201:
+            return "the right setup code: %d %r" % (st, rep)
+        return None if os.path.exists(os.path.join(state, "auth", "users.json")) else "no users.json after setup"
     finally:
         p.terminate()
         p.wait()

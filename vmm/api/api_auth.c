@@ -43,14 +43,8 @@ static const char *log_safe(const char *in, char *out, size_t size)
 static int body_json(const struct http_request *req, struct http_response *resp, struct json_doc *d,
 		     struct json_token *tok)
 {
-	const struct http_str *ct = http_header_get(req, "Content-Type");
-	static const char want[] = "application/json";
-	size_t wl = sizeof(want) - 1;
-	if (!ct || ct->len < wl || strncasecmp(ct->p, want, wl) ||
-	    (ct->len > wl && ct->p[wl] != ';' && ct->p[wl] != ' ')) {
-		http_resp_error(resp, 415, "send the body as Content-Type: application/json");
+	if (api_need_json(req, resp))
 		return -1;
-	}
 	struct json_error je;
 	char msg[160];
 	if (json_parse(d, req->body.p, req->body.len, AUTH_BODY_MAX, tok, AUTH_BODY_TOKENS, &je)) {
@@ -110,6 +104,26 @@ static void reply_ok(struct http_response *resp, int status, const char *key, co
 	http_resp_json_end(resp, &w, status);
 }
 
+int api_auth_new_setup_code(struct api_auth *au)
+{
+	/* 8 characters from 32 that are hard to confuse on a screen: 40 bits,
+	 * and every wrong try counts against the source in the limiter. */
+	static const char alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+	uint8_t rnd[8];
+	int r = auth_random(rnd, sizeof(rnd));
+	if (r)
+		return r;
+	for (int i = 0, o = 0; i < 8; i++) {
+		if (i == 4)
+			au->setup_code[o++] = '-';
+		au->setup_code[o++] = alphabet[rnd[i] & 31];
+	}
+	au->setup_code[API_SETUP_CODE_LEN] = '\0';
+	return 0;
+}
+
+static int limited(struct api_auth *au, struct http_response *resp);
+
 void api_auth_setup(const struct http_request *req, const struct http_params *params, struct http_response *resp,
 		    void *ctx)
 {
@@ -122,12 +136,32 @@ void api_auth_setup(const struct http_request *req, const struct http_params *pa
 		http_resp_error(resp, 409, "the admin password is already set; change it with POST /api/auth/password");
 		return;
 	}
-	if (!au->who.loopback) {
-		http_resp_error(resp, 403, "the first admin password can only be set from this machine "
-				"(127.0.0.1 or ::1), or with --admin-hash");
+	if (body_json(req, resp, &d, tok))
 		return;
+	if (!au->who.loopback && !au->who.local) {
+		/* From elsewhere: only with the code from the console. */
+		char code[API_SETUP_CODE_LEN + 8] = "";
+		int ci = json_get(&d, 0, "setup_code");
+		if (ci < 0) {
+			http_resp_error(resp, 403, "the first admin password can be set from another machine only with "
+					"the setup code shown on the appliance's console (\"setup_code\"), or from the "
+					"appliance itself");
+			return;
+		}
+		if (limited(au, resp))
+			return;
+		json_get_string(&d, ci, code, sizeof(code));
+		for (char *c = code; *c; c++)
+			if (*c >= 'a' && *c <= 'z')
+				*c = (char)(*c - 'a' + 'A');
+		if (!au->setup_code[0] || strlen(code) != API_SETUP_CODE_LEN ||
+		    !auth_ct_eq(code, au->setup_code, API_SETUP_CODE_LEN)) {
+			auth_limit_fail(&au->limit, au->who.peer, api_auth_now_ms());
+			http_resp_error(resp, 403, "that is not the setup code shown on the appliance's console");
+			return;
+		}
 	}
-	if (body_json(req, resp, &d, tok) || body_str(&d, "password", pw, sizeof(pw), resp))
+	if (body_str(&d, "password", pw, sizeof(pw), resp))
 		return;
 	const char *bad = auth_password_problem(pw);
 	if (bad) {
@@ -147,6 +181,7 @@ void api_auth_setup(const struct http_request *req, const struct http_params *pa
 	}
 	if (save_or_undo(au, &undo, resp))
 		return;
+	memset(au->setup_code, 0, sizeof(au->setup_code));
 	log_info("auth: admin password set through the API (first boot)");
 	reply_ok(resp, 201, "user", AUTH_ADMIN);
 }
@@ -202,8 +237,10 @@ static void session_json(struct http_response *resp, struct api_auth *au, int st
 	json_w_key(&w, "user");
 	json_w_string(&w, au->who.user);
 	json_w_key(&w, "via");
-	json_w_string(&w, au->who.session ? "session" : "token");
-	if (au->who.session) {
+	json_w_string(&w, au->who.session ? "session" : au->who.local ? "local" : "token");
+	if (au->who.local) {
+		/* The local socket: no session, no token. */
+	} else if (au->who.session) {
 		json_w_key(&w, "csrf");
 		json_w_string(&w, au->who.session->csrf);
 		json_w_key(&w, "idle_timeout_s");
@@ -318,6 +355,50 @@ void api_auth_password(const struct http_request *req, const struct http_params 
 	set_cookie(resp, "", true);
 out:
 	memset(cur, 0, sizeof(cur));
+	memset(pw, 0, sizeof(pw));
+}
+
+/* Set or reset the admin password from the appliance itself (the text
+ * console): the way back in when the password is lost, so it needs no
+ * current password, only the local socket. */
+void api_auth_reset(const struct http_request *req, const struct http_params *params, struct http_response *resp,
+		    void *ctx)
+{
+	(void)params;
+	struct api_auth *au = ((struct api_ctx *)ctx)->auth;
+	struct json_token tok[AUTH_BODY_TOKENS];
+	struct json_doc d;
+	char pw[AUTH_PASSWORD_MAX + 1], hash[AUTH_HASH_MAX];
+	if (!au->who.local) {
+		http_resp_error(resp, 403, "the admin password can be reset only on the appliance's own console "
+				"(the local socket); use POST /api/auth/password to change it");
+		return;
+	}
+	if (body_json(req, resp, &d, tok) || body_str(&d, "password", pw, sizeof(pw), resp))
+		goto out;
+	const char *bad = auth_password_problem(pw);
+	if (bad) {
+		http_resp_error(resp, 422, "%s", bad);
+		goto out;
+	}
+	int r = auth_password_hash(pw, au->iterations, hash, sizeof(hash));
+	if (r) {
+		http_resp_error(resp, 500, "cannot hash the password: %s", strerror(-r));
+		goto out;
+	}
+	undo = au->store;
+	if (auth_store_set_user(&au->store, AUTH_ADMIN, hash)) {
+		http_resp_error(resp, 500, "the user table is full");
+		goto out;
+	}
+	if (save_or_undo(au, &undo, resp))
+		goto out;
+	/* Whoever knew the old password may hold a session: end them all. */
+	auth_sessions_end_user(&au->sessions, AUTH_ADMIN);
+	memset(au->setup_code, 0, sizeof(au->setup_code));
+	log_info("auth: admin password set on the appliance's console; sessions ended");
+	reply_ok(resp, 200, "user", AUTH_ADMIN);
+out:
 	memset(pw, 0, sizeof(pw));
 }
 

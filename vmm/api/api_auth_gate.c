@@ -1,12 +1,19 @@
 /* The auth gate in front of every API route: who is asking, and may they.
  *
  * Public: POST /api/auth/login and POST /api/auth/setup (which refuses by
- * itself once an admin exists or when not asked from loopback). Everything
+ * itself once an admin exists or when not asked from loopback), POST
+ * /api/auth/reset (which refuses anywhere but the local socket), and GET /
+ * and GET /assets/NAME, the web console's login page and its files (never
+ * anything under /api but those three POSTs). Everything
  * else needs "Authorization: Bearer TOKEN" or the kvmbox_session cookie;
  * with the cookie, a changing request (anything but GET, HEAD, OPTIONS) must
  * also carry the session's X-CSRF-Token, because a browser sends cookies
  * with cross-site requests too. A bearer token is never sent by a browser on
  * its own, so it needs no CSRF token.
+ *
+ * The local socket (/run/kvmbox/api.sock, mode 0600: root on the appliance,
+ * i.e. the text console) is the admin without any of that: whoever can open
+ * it could read the state directory anyway.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -51,8 +58,15 @@ static bool route_exists(const struct http_request *req)
 
 static bool is_public(const struct http_request *req)
 {
+	/* The web console's page and its files: the login screen needs them
+	 * before anyone is logged in, and they hold no secrets. */
+	if (req->method == HTTP_GET || req->method == HTTP_HEAD)
+		return http_str_eq(req->path, "/") || http_route_match("/assets/{name}", req->path, NULL);
+	/* /api/auth/reset answers 403 by itself anywhere but the local socket:
+	 * say so to everyone, logged in or not. */
 	return req->method == HTTP_POST &&
-	       (http_str_eq(req->path, "/api/auth/login") || http_str_eq(req->path, "/api/auth/setup"));
+	       (http_str_eq(req->path, "/api/auth/login") || http_str_eq(req->path, "/api/auth/setup") ||
+		http_str_eq(req->path, "/api/auth/reset"));
 }
 
 static bool is_safe(enum http_method m)
@@ -67,6 +81,11 @@ int api_auth_gate(struct api_ctx *a, const struct http_request *req, const struc
 	struct api_who *who = &au->who;
 	memset(who, 0, sizeof(*who));
 	peer_addr(&info->peer, who->peer, &who->loopback);
+	if (info->trusted) {
+		who->local = true;
+		who->user = AUTH_ADMIN;
+		return 1;
+	}
 	if (!route_exists(req) || is_public(req))
 		return 1;
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "supervisor/vms.h"
 
 #define HOST_JSON_MAX 4096
 
@@ -117,6 +118,10 @@ void api_get_host(const struct http_request *req, const struct http_params *para
 
 	json_w_key(&w, "kvm");
 	json_w_bool(&w, stat("/dev/kvm", &st) == 0 && S_ISCHR(st.st_mode));
+	if (a->vms && !a->vms->kvm_ok) {
+		json_w_key(&w, "kvm_problem"); /* why VMs cannot start here, in words */
+		json_w_string(&w, a->vms->kvm_why);
+	}
 	json_w_key(&w, "iommu");
 	json_w_bool(&w, dir_has_entries("/sys/class/iommu"));
 
@@ -144,6 +149,18 @@ void api_get_host(const struct http_request *req, const struct http_params *para
 	json_w_string(&w, a->tls_source);
 	json_w_key(&w, "sha256_fingerprint");
 	json_w_string(&w, a->tls_fingerprint);
+	json_w_end(&w);
+
+	/* The setup code is what the console shows to whoever stands at the
+	 * machine: only the local socket gets it. */
+	json_w_key(&w, "auth");
+	json_w_begin_object(&w);
+	json_w_key(&w, "admin_set");
+	json_w_bool(&w, auth_store_user(&a->auth->store, AUTH_ADMIN) != NULL);
+	if (a->auth->who.local && a->auth->setup_code[0]) {
+		json_w_key(&w, "setup_code");
+		json_w_string(&w, a->auth->setup_code);
+	}
 	json_w_end(&w);
 
 	json_w_end(&w);

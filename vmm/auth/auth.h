@@ -57,6 +57,13 @@ int auth_password_hash(const char *password, unsigned iterations, char *out, siz
 /* true if password matches the stored hash string (false on a bad hash). */
 bool auth_password_verify(const char *password, const char *stored);
 void auth_sha256(const void *data, size_t len, uint8_t out[32]);
+/* SHA-256 a piece at a time, for data that never is in memory whole (image
+ * uploads). begin gives NULL when out of memory; end writes the sum to out
+ * (unless NULL) and frees h. */
+struct auth_sha256;
+struct auth_sha256 *auth_sha256_begin(void);
+void auth_sha256_add(struct auth_sha256 *h, const void *data, size_t len);
+void auth_sha256_end(struct auth_sha256 *h, uint8_t out[32]);
 /* Bytes of a password that the API accepts: 8..256 bytes, no NUL. */
 const char *auth_password_problem(const char *pw);
 

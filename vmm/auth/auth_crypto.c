@@ -1,6 +1,7 @@
 /* The mbedtls half of auth: PBKDF2-HMAC-SHA256 and SHA-256. Musl-only (see
  * MUSL_ONLY_SRCS in tests/tests.mk). */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <mbedtls/pkcs5.h>
@@ -11,6 +12,35 @@
 void auth_sha256(const void *data, size_t len, uint8_t out[32])
 {
 	mbedtls_sha256(data, len, out, 0);
+}
+
+struct auth_sha256 {
+	mbedtls_sha256_context c;
+};
+
+struct auth_sha256 *auth_sha256_begin(void)
+{
+	struct auth_sha256 *h = malloc(sizeof(*h));
+	if (!h)
+		return NULL;
+	mbedtls_sha256_init(&h->c);
+	mbedtls_sha256_starts(&h->c, 0); /* software SHA-256 cannot fail */
+	return h;
+}
+
+void auth_sha256_add(struct auth_sha256 *h, const void *data, size_t len)
+{
+	mbedtls_sha256_update(&h->c, data, len);
+}
+
+void auth_sha256_end(struct auth_sha256 *h, uint8_t out[32])
+{
+	uint8_t sum[32];
+	mbedtls_sha256_finish(&h->c, sum);
+	if (out)
+		memcpy(out, sum, sizeof(sum));
+	mbedtls_sha256_free(&h->c);
+	free(h);
 }
 
 static int pbkdf2(const char *pw, const struct auth_hash *h, uint8_t *key, size_t key_len)

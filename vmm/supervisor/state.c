@@ -48,7 +48,7 @@ static int write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-static int fsync_dir(const char *dir)
+int state_sync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
@@ -92,7 +92,7 @@ int state_write_file(const char *dir, const char *name, const void *data, size_t
 		unlink(tmp);
 		return r;
 	}
-	return fsync_dir(dir);
+	return state_sync_dir(dir);
 }
 
 int state_read_file(const char *path, size_t max, char **data, size_t *len)

@@ -24,6 +24,9 @@ int state_mkdirs(const char *path, mode_t mode);
 /* Replace dir/name with data[0..len) as described above. 0 or -errno. */
 int state_write_file(const char *dir, const char *name, const void *data, size_t len, mode_t mode);
 
+/* fsync a directory, so a rename or unlink in it survives a power cut. */
+int state_sync_dir(const char *dir);
+
 /* Read a whole file of at most max bytes into a malloc'd, NUL-terminated
  * buffer. -EFBIG if it is larger; -ENOENT etc. from open. */
 int state_read_file(const char *path, size_t max, char **data, size_t *len);

@@ -3,9 +3,11 @@
  * console hub come next.
  *
  *   kvmbox supervisor [--https ADDR:PORT] [--http ADDR:PORT|none] [--state DIR]
- *                     [--admin-hash HASH]
+ *                     [--admin-hash HASH] [--local PATH|none]
  *
- * Port 0 picks a free port; the log says which ("https: listening on ...").
+ * --local is a unix socket (mode 0600) serving the same API in plain HTTP
+ * to root on the appliance, as the admin without a password: the text
+ * console (vmm/console/) uses it. Port 0 picks a free port; the log says which ("https: listening on ...").
  * Hidden, for tests: --limit NAME=VALUE (any field of struct http_limits,
  * e.g. header_ms=500), --routes (print the API's routes and exit), and
  * --auth-iterations N, --session-idle-ms N, --session-life-ms N (PBKDF2
@@ -29,36 +31,73 @@
 #include "http/http_server.h"
 #include "http/tls.h"
 #include "log.h"
+#include "supervisor/seed_parse.h"
 #include "supervisor/state.h"
+#include "supervisor/vms.h"
 
 #define SUPERVISOR_HTTPS_DEFAULT "0.0.0.0:443"
 #define SUPERVISOR_HTTP_DEFAULT "0.0.0.0:80"
+#define SUPERVISOR_LOCAL_DEFAULT "/run/kvmbox/api.sock"
+#define SUPERVISOR_STOP_WAIT_S 30 /* at shutdown, for the VMs' orderly stops */
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: kvmbox supervisor [--https ADDR:PORT] [--http ADDR:PORT|none] [--state DIR]\n"
-		   "                         [--admin-hash HASH]\n"
+		   "                         [--admin-hash HASH] [--local PATH|none]\n"
 		   "  --https   HTTPS API address (default %s)\n"
 		   "  --http    plain HTTP address that redirects to HTTPS (default %s)\n"
 		   "  --state   state directory (default %s, or %s in RAM without /data)\n"
 		   "  --admin-hash  the admin password as `kvmbox passwd-hash` prints it, used when\n"
-		   "            none is set yet (also kvmbox.adminhash= on the kernel command line)\n",
-		SUPERVISOR_HTTPS_DEFAULT, SUPERVISOR_HTTP_DEFAULT, STATE_DEFAULT_DIR, STATE_RAM_DIR);
+		   "            none is set yet (also kvmbox.adminhash= on the kernel command line)\n"
+		   "  --local   unix socket serving the API to root as the admin, plain HTTP\n"
+		   "            (default %s)\n",
+		SUPERVISOR_HTTPS_DEFAULT, SUPERVISOR_HTTP_DEFAULT, STATE_DEFAULT_DIR, STATE_RAM_DIR,
+		SUPERVISOR_LOCAL_DEFAULT);
 }
 
 struct supervisor {
 	struct http_server srv;
 	int sigfd;
+	struct vms vms;
+	int exit_code;
 };
 
 static void on_signal(void *arg)
 {
 	struct supervisor *s = arg;
 	struct signalfd_siginfo si;
-	if (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+	while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD) {
+			vms_reap(&s->vms);
+			continue;
+		}
 		log_info("signal %u: shutting down", si.ssi_signo);
 		s->srv.stop = true;
 	}
+}
+
+static void on_vms(void *arg)
+{
+	struct supervisor *s = arg;
+	vms_events(&s->vms);
+}
+
+/* The seed's VMs have all ended and it asked for a power-off: say why for
+ * init, which powers the appliance off when we exit with this status. */
+static void on_seed_done(void *arg, int result, const char *why)
+{
+	struct supervisor *s = arg;
+	log_info("%s; asking for a power-off", why);
+	char line[600];
+	int n = snprintf(line, sizeof(line), "%s\n", why);
+	int r = state_mkdirs(SEED_RUN_DIR, 0700);
+	if (!r)
+		r = state_write_file(SEED_RUN_DIR, strrchr(SUPERVISOR_POWEROFF_REASON, '/') + 1, line, (size_t)n, 0600);
+	if (r)
+		log_error("cannot write %s: %s", SUPERVISOR_POWEROFF_REASON, strerror(-r));
+	(void)result;
+	s->exit_code = SUPERVISOR_EXIT_POWEROFF;
+	s->srv.stop = true;
 }
 
 static void log_listening(struct http_server *srv, unsigned i, const char *what, const char *addr)
@@ -69,6 +108,31 @@ static void log_listening(struct http_server *srv, unsigned i, const char *what,
 	if (colon)
 		*colon = '\0';
 	log_info("%s: listening on %s:%d", what, a, http_server_port(srv, i));
+}
+
+/* The local socket; its folder is made (0700) when missing. A failure is
+ * fatal when --local named the path: without it the text console cannot
+ * work. The default is only a warning, so that a supervisor run by a user
+ * on a development host (no /run/kvmbox) still starts. */
+static int supervisor_local(struct http_server *srv, const char *path, struct api_ctx *api)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		int r = state_mkdirs(dir, 0700);
+		if (r) {
+			log_warn("local: cannot make %s: %s", dir, strerror(-r));
+			return r;
+		}
+	}
+	int r = http_server_listen_unix(srv, path, 0600, true, &http_plain_transport, NULL, api_dispatch, api);
+	if (r)
+		log_warn("local: cannot listen on %s: %s", path, strerror(-r));
+	else
+		log_info("local: API for the text console on %s", path);
+	return r;
 }
 
 /* A positive number for a hidden option, or 0. */
@@ -83,7 +147,7 @@ static unsigned long opt_number(const char *v)
  * --admin-hash or kvmbox.adminhash= on /proc/cmdline. A store that cannot be
  * read is an error: starting anyway could overwrite it, or serve an API with
  * no password at all. */
-static int supervisor_auth(struct api_auth *au, const char *state, const char *admin_hash)
+static int supervisor_auth(struct api_auth *au, const char *state, const char *admin_hash, const char *from)
 {
 	char dir[PATH_MAX], why[600], cmdhash[AUTH_HASH_MAX];
 	snprintf(dir, sizeof(dir), "%s/auth", state);
@@ -95,7 +159,6 @@ static int supervisor_auth(struct api_auth *au, const char *state, const char *a
 	}
 	if (auth_store_user(&au->store, AUTH_ADMIN))
 		return 0;
-	const char *from = "--admin-hash";
 	if (!admin_hash) {
 		char cmdline[CMDLINE_MAX];
 		FILE *f = fopen("/proc/cmdline", "re");
@@ -108,8 +171,13 @@ static int supervisor_auth(struct api_auth *au, const char *state, const char *a
 			fclose(f);
 	}
 	if (!admin_hash) {
-		log_warn("auth: no admin password is set: the API answers nothing but POST /api/auth/setup, "
-			 "and that only from this machine; or restart with --admin-hash (kvmbox passwd-hash)");
+		if (api_auth_new_setup_code(au)) {
+			log_error("auth: getrandom failed; no setup code");
+			return -1;
+		}
+		log_warn("auth: no admin password is set: open the web console and enter the setup code %s "
+			 "to choose one (or POST /api/auth/setup with {\"password\", \"setup_code\"}); or restart "
+			 "with --admin-hash (kvmbox passwd-hash)", au->setup_code);
 		return 0;
 	}
 	struct auth_hash h;
@@ -130,10 +198,34 @@ static int supervisor_auth(struct api_auth *au, const char *state, const char *a
 	return 0;
 }
 
+static int seed_noop(void *ctx, const char *name, const char *json, size_t n)
+{
+	(void)ctx, (void)name, (void)json, (void)n;
+	return 0;
+}
+
+/* The seed's "admin-hash", read before the API starts so that a CI job's
+ * seed can set the password; a seed that does not parse is reported later,
+ * when its VMs are started. */
+static void seed_admin_hash(const char *path, char *out, size_t size)
+{
+	char *text, err[300];
+	size_t len;
+	static struct seed_opts opts;
+	out[0] = '\0';
+	if (state_read_file(path, SEED_MAX_BYTES, &text, &len))
+		return;
+	if (seed_parse(text, len, &opts, err, sizeof(err), seed_noop, NULL) >= 0 && opts.admin_hash[0])
+		snprintf(out, size, "%s", opts.admin_hash);
+	free(text);
+}
+
 static int supervisor_main(int argc, char **argv)
 {
 	const char *https_addr = SUPERVISOR_HTTPS_DEFAULT, *http_addr = SUPERVISOR_HTTP_DEFAULT;
-	const char *state_opt = NULL, *admin_hash = NULL;
+	const char *local_path = SUPERVISOR_LOCAL_DEFAULT;
+	bool local_given = false;
+	const char *state_opt = NULL, *admin_hash = NULL, *seed = NULL;
 	static struct api_auth auth; /* large: sessions and the limiter's table */
 	unsigned long iterations = AUTH_PBKDF2_ITERATIONS, idle_ms = AUTH_SESSION_IDLE_MS,
 		      life_ms = AUTH_SESSION_LIFE_MS;
@@ -162,10 +254,15 @@ static int supervisor_main(int argc, char **argv)
 			https_addr = v;
 		} else if (!strcmp(o, "--http")) {
 			http_addr = v;
+		} else if (!strcmp(o, "--local")) {
+			local_path = v;
+			local_given = true;
 		} else if (!strcmp(o, "--state")) {
 			state_opt = v;
 		} else if (!strcmp(o, "--admin-hash")) {
 			admin_hash = v;
+		} else if (!strcmp(o, "--seed")) {
+			seed = v;
 		} else if (!strcmp(o, "--auth-iterations") || !strcmp(o, "--session-idle-ms") ||
 			   !strcmp(o, "--session-life-ms")) {
 			unsigned long n = opt_number(v);
@@ -220,7 +317,16 @@ static int supervisor_main(int argc, char **argv)
 	snprintf(tlsdir, sizeof(tlsdir), "%s/tls", state);
 	auth.iterations = (unsigned)iterations;
 	auth_sessions_init(&auth.sessions, idle_ms, life_ms);
-	if (supervisor_auth(&auth, state, admin_hash))
+	static char seed_hash[SEED_ADMIN_HASH_MAX];
+	const char *hash_from = "--admin-hash";
+	if (!admin_hash && seed) {
+		seed_admin_hash(seed, seed_hash, sizeof(seed_hash));
+		if (seed_hash[0]) {
+			admin_hash = seed_hash;
+			hash_from = "the seed's \"admin-hash\"";
+		}
+	}
+	if (supervisor_auth(&auth, state, admin_hash, hash_from))
 		return 1;
 
 	/* Signals arrive through the event loop, so shutdown happens between
@@ -229,13 +335,23 @@ static int supervisor_main(int argc, char **argv)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	struct supervisor s = { .sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK) };
+	static struct supervisor s; /* large: the VM registry */
+	s.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (s.sigfd < 0) {
 		log_error("signalfd: %s", strerror(errno));
 		return 1;
 	}
+	if ((r = vms_init(&s.vms, state, in_ram))) {
+		log_error("vms: cannot set up %s/vms: %s", state, strerror(-r));
+		close(s.sigfd);
+		return 1;
+	}
+	vms_load(&s.vms);
+	if (!s.vms.kvm_ok)
+		log_warn("%s", s.vms.kvm_why);
 
 	char why[512];
 	struct tls_server *tls;
@@ -253,6 +369,7 @@ static int supervisor_main(int argc, char **argv)
 		.tls_fingerprint = tls_server_fingerprint(tls),
 		.tls_source = tls_server_cert_source(tls),
 		.auth = &auth,
+		.vms = &s.vms,
 	};
 	int rc = 1;
 	if ((r = http_server_init(&s.srv, &lim))) {
@@ -276,9 +393,18 @@ static int supervisor_main(int argc, char **argv)
 		}
 		log_listening(&s.srv, 1, "http", http_addr);
 	}
-	if ((r = http_server_watch(&s.srv, s.sigfd, on_signal, &s))) {
+	if (strcmp(local_path, "none") && (r = supervisor_local(&s.srv, local_path, &api)) && local_given)
+		goto out;
+	if ((r = http_server_watch(&s.srv, s.sigfd, on_signal, &s)) ||
+	    (r = http_server_watch(&s.srv, s.vms.epfd, on_vms, &s))) {
 		log_error("epoll: %s", strerror(-r));
 		goto out;
+	}
+	vms_autostart(&s.vms);
+	if (seed) {
+		s.vms.poweroff_fn = on_seed_done;
+		s.vms.poweroff_arg = &s;
+		vms_seed(&s.vms, seed);
 	}
 	log_info("ready (at most %u connections; timeouts: handshake %u ms, request head %u ms, "
 		 "idle %u ms)", lim.max_conns, lim.handshake_ms, lim.header_ms, lim.idle_ms);
@@ -286,13 +412,15 @@ static int supervisor_main(int argc, char **argv)
 	if (r)
 		log_error("event loop: %s", strerror(-r));
 	else
-		rc = 0;
+		rc = s.exit_code;
+	vms_stop_all(&s.vms, SUPERVISOR_STOP_WAIT_S);
 	log_info("served %llu requests on %llu connections; stopped",
 		 (unsigned long long)s.srv.requests, (unsigned long long)s.srv.accepted);
 out:
 	http_server_free(&s.srv);
 out_tls:
 	tls_server_free(tls);
+	vms_free(&s.vms);
 	close(s.sigfd);
 	return rc;
 }
