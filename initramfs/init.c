@@ -1,9 +1,11 @@
 /* kvmbox init: PID 1 of the appliance.
  *
  * It mounts the pseudo file systems, opens the consoles (serial and screen),
- * mounts the KVMBOX-DATA partition, starts the services, prints the ready
- * line, and then only reaps children and waits for a reason to power off:
- * the ACPI power button, `kvmbox poweroff`, `kvmbox reboot` or Ctrl-Alt-Del.
+ * mounts the KVMBOX-DATA partition, brings the network up, finds the headless
+ * seed (init_seed.c), starts the services (the supervisor, given the seed),
+ * prints the ready line, and then only reaps children and waits for a reason
+ * to power off: the ACPI power button, `kvmbox poweroff`, `kvmbox reboot`,
+ * Ctrl-Alt-Del, or the supervisor exiting with SUPERVISOR_EXIT_POWEROFF.
  * It must never exit (the kernel would panic), so failures are logged and the
  * appliance carries on with less.
  */
@@ -29,7 +31,9 @@
 #include "command.h"
 #include "init.h"
 #include "net.h"
+#include "net_settings.h"
 #include "log.h"
+#include "supervisor/seed_parse.h"
 
 static void mount_one(const char *src, const char *dst, const char *type, unsigned long flags, const char *opts)
 {
@@ -131,7 +135,22 @@ static int check_iommu(char *desc, size_t size)
 	return 1;
 }
 
-static const char *const supervisor_argv[] = { "/init", "supervisor", NULL };
+/* Built at boot: --seed only when a seed was found. */
+static char *supervisor_argv[] = { "/init", "supervisor", NULL, NULL, NULL };
+
+/* The supervisor exited with SUPERVISOR_EXIT_POWEROFF: why, in one line. */
+static void poweroff_reason(char *buf, size_t size)
+{
+	if (init_read_text(SUPERVISOR_POWEROFF_REASON, buf, size) <= 0) {
+		snprintf(buf, size, "the supervisor asked for it (exit status %d; no reason in %s)",
+			 SUPERVISOR_EXIT_POWEROFF, SUPERVISOR_POWEROFF_REASON);
+		return;
+	}
+	buf[strcspn(buf, "\r\n")] = '\0';
+	for (char *p = buf; *p; p++) /* it goes to the consoles */
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
 
 static int cmd_init(int argc, char **argv)
 {
@@ -198,6 +217,10 @@ static int cmd_init(int argc, char **argv)
 	char net_err[160], addr[64], waitopt[16];
 	if (net_config_parse(cmdline, &net, net_err, sizeof(net_err)) < 0)
 		log_warn("net: %s; using DHCP on %s instead", net_err, NET_BRIDGE_DEFAULT);
+	/* The stored settings (PUT /api/settings); an ip= on the command line wins over their network. */
+	if (data.mounted && net_settings_load(NET_SETTINGS_DIR, cmdline_get(cmdline, "ip", waitopt, sizeof(waitopt))
+				? NULL : &net, net_err, sizeof(net_err)) < 0)
+		log_warn("settings: %s; using the defaults", net_err);
 	double net_wait = NET_WAIT_DEFAULT_S;
 	if (cmdline_get(cmdline, "kvmbox.netwait", waitopt, sizeof(waitopt)) == 1)
 		net_wait = atof(waitopt);
@@ -206,15 +229,30 @@ static int cmd_init(int argc, char **argv)
 	net_start(&net, net_wait, epfd);
 	net_describe(addr, sizeof(addr));
 
+	if (seed_find(cmdline) == 1) {
+		supervisor_argv[2] = "--seed";
+		supervisor_argv[3] = SEED_RUN_PATH;
+	}
 	if (command_find("supervisor"))
-		service_add("supervisor", (char *const *)supervisor_argv);
+		service_add("supervisor", supervisor_argv);
+	console_services_add(); /* the text console: init_console.c */
 	service_start_due(now_seconds());
 
-	/* addr= is one word: the address, or "none". */
-	log_plain(LOG_INFO, "kvmbox ready version=%s kvm=%s iommu=%s data=%s addr=%s console=none", KVMBOX_VERSION,
+	/* addr= is one word: the address, or "none"; console= is the web
+	 * console's URL on that address (the supervisor's HTTPS port), or
+	 * "none" without an address or a supervisor. */
+	char url[80] = "none";
+	if (net_addr() && command_find("supervisor")) {
+		char host[64];
+		snprintf(host, sizeof(host), "%s", addr);
+		char *slash = strchr(host, '/');
+		if (slash)
+			*slash = '\0';
+		snprintf(url, sizeof(url), "https://%s/", host);
+	}
+	log_plain(LOG_INFO, "kvmbox ready version=%s kvm=%s iommu=%s data=%s addr=%s console=%s", KVMBOX_VERSION,
 		 kvm ? "yes" : "no", iommu_on ? "on" : "off", data.mounted ? DATA_MOUNT : "none",
-		 net_addr() ? addr : "none");
-	seed_start(cmdline, epfd);
+		 net_addr() ? addr : "none", url);
 
 	for (;;) {
 		struct epoll_event evs[8];
@@ -223,7 +261,7 @@ static int cmd_init(int argc, char **argv)
 		for (int i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
 			if (fd != sfd) {
-				if (seed_output(fd) || net_event(fd))
+				if (net_event(fd))
 					continue;
 				if (power_button_pressed(fd)) {
 					log_info("power button pressed");
@@ -246,14 +284,15 @@ static int cmd_init(int argc, char **argv)
 		int status;
 		pid_t pid;
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-			int seed_done = 0;
-			if (seed_reaped(pid, status, &seed_done)) {
-				if (seed_done) {
-					char result[256];
-					int worst = seed_result(result, sizeof(result));
-					log_info("seed: all VMs ended (%s); powering off with result %d", result, worst);
-					off = 0;
-				}
+			const char *svc = service_name(pid);
+			if (svc && !strcmp(svc, "supervisor") && WIFEXITED(status) &&
+			    WEXITSTATUS(status) == SUPERVISOR_EXIT_POWEROFF) {
+				/* Its seed is done: power off rather than restart it. */
+				char reason[256];
+				service_retire(pid);
+				poweroff_reason(reason, sizeof(reason));
+				log_info("powering off: %s", reason);
+				off = 0;
 			} else if (!service_reaped(pid, status, now_seconds())) {
 				char why[96];
 				describe_status(status, why, sizeof(why));

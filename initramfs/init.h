@@ -51,9 +51,15 @@ int service_add(const char *name, char *const argv[]);
 void service_start_due(double now);
 /* A child exited: returns 1 if it was a service (logged, restart scheduled). */
 int service_reaped(pid_t pid, int status, double now);
+/* The name of the running service with this pid, or NULL. */
+const char *service_name(pid_t pid);
+/* A service exited for good (it asked for a power-off): not restarted. */
+void service_retire(pid_t pid);
 /* Milliseconds until the next restart is due, or -1 when none is. */
 int service_timeout_ms(double now);
 void service_stop_all(void);
+/* init_console.c: the text console on ttyS0 and tty0, where they work. */
+void console_services_add(void);
 /* Describe a wait status in words: "exited with status 3", "killed by signal 11 (Segmentation fault)". */
 void describe_status(int status, char *buf, size_t size);
 
@@ -71,14 +77,11 @@ static inline double now_seconds(void)
 }
 
 
-/* --- init_seed.c: headless mode --- */
-/* Parse a seed and call start() for each VM object (its JSON text). Returns the
- * number of VMs or -errno with err set. Exposed for tests and the fuzzer. */
-int seed_load(const char *text, size_t len, char *err, size_t errlen,
-	      int (*start)(const char *name, const char *json, size_t n));
-int seed_start(const char *cmdline, int epfd);
-int seed_output(int fd);
-int seed_reaped(pid_t pid, int status, int *all_done);
-int seed_result(char *buf, size_t size);
+/* --- init_seed.c: headless mode (the seed itself: vmm/supervisor/seed_parse.h) --- */
+/* Find the seed (fw_cfg, kvmbox.seed=PATH|URL, /data/seed.json) and copy it
+ * to SEED_RUN_PATH for the supervisor. Returns 1 when there is one to hand
+ * over, 0 when there is none, -errno when one was asked for but cannot be
+ * had (logged, with what to do). */
+int seed_find(const char *cmdline);
 
 #endif

@@ -103,6 +103,23 @@ int service_reaped(pid_t pid, int status, double now)
 	return 0;
 }
 
+const char *service_name(pid_t pid)
+{
+	for (int i = 0; i < nservices; i++)
+		if (pid > 0 && services[i].pid == pid)
+			return services[i].name;
+	return NULL;
+}
+
+void service_retire(pid_t pid)
+{
+	for (int i = 0; i < nservices; i++)
+		if (pid > 0 && services[i].pid == pid) {
+			services[i].pid = 0;
+			services[i].start_at = 0;
+		}
+}
+
 int service_timeout_ms(double now)
 {
 	double next = -1;

@@ -10,6 +10,15 @@ KVMBOX_OBJS := $(patsubst %.c,$(OUT)/obj/%.o,$(KVMBOX_SRCS))
 # C array (NUL-terminated; the length leaves the NUL out).
 API_SPEC_C  := $(OUT)/gen/api_openapi.c
 KVMBOX_OBJS += $(patsubst %.c,$(OUT)/obj/%.o,$(API_SPEC_C))
+# The web console, served from memory: web-ui/'s own files and the pinned
+# xterm.js (web-ui/package-lock.json, installed with npm ci), each as it is
+# and gzip-compressed (web-ui/embed.py; see vmm/api/api_webui.h).
+WEBUI_NPM   := web-ui/node_modules/.package-lock.json
+WEBUI_FILES := $(sort $(wildcard web-ui/*.html web-ui/*.css web-ui/*.js web-ui/*.svg)) \
+	web-ui/node_modules/@xterm/xterm/lib/xterm.mjs web-ui/node_modules/@xterm/xterm/css/xterm.css \
+	web-ui/node_modules/@xterm/addon-fit/lib/addon-fit.mjs
+WEBUI_C     := $(OUT)/gen/webui_assets.c
+KVMBOX_OBJS += $(patsubst %.c,$(OUT)/obj/%.o,$(WEBUI_C))
 KVMBOX      := $(OUT)/kvmbox
 INITRAMFS   := $(OUT)/initramfs.cpio.gz
 
@@ -18,6 +27,15 @@ $(API_SPEC_C): vmm/api/openapi.yaml
 	@{ echo '#include <stddef.h>'; echo 'const char api_openapi_yaml[] = {'; \
 	   od -An -v -tx1 $< | sed 's/ \([0-9a-f][0-9a-f]\)/0x\1,/g'; \
 	   echo '0 };'; echo 'const size_t api_openapi_yaml_len = sizeof(api_openapi_yaml) - 1;'; } > $@
+
+$(WEBUI_NPM): web-ui/package.json web-ui/package-lock.json
+	@echo "  NPM     web-ui"
+	@cd web-ui && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
+$(filter web-ui/node_modules/%,$(WEBUI_FILES)): $(WEBUI_NPM)
+$(WEBUI_C): web-ui/embed.py $(WEBUI_FILES) $(WEBUI_NPM)
+	@mkdir -p $(dir $@)
+	@python3 web-ui/embed.py $@ $(WEBUI_FILES)
 
 $(OUT)/obj/%.o: %.c $(KVMBOX_HDRS) $(DEPS_DONE)
 	@mkdir -p $(dir $@)

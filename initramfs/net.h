@@ -67,6 +67,10 @@ uint16_t net_csum(const void *data, size_t len, uint32_t start);
  * (DHCP waits up to wait_s for a lease, then goes on in the background).
  * Adds its fds to epfd. Never fails the boot: problems are logged. */
 void net_start(const struct net_config *cfg, double wait_s, int epfd);
+/* Run the DHCP client for up to wait_s seconds or until it has a lease,
+ * outside init's event loop: for boot steps that need the network before
+ * that loop runs (fetching the seed). Returns at once without DHCP. */
+void net_wait_lease(double wait_s);
 /* An epoll event on fd: 1 when it was the network's (link change, DHCP
  * timer or reply), else 0. */
 int net_event(int fd);

@@ -429,6 +429,19 @@ void net_start(const struct net_config *cfg, double wait_s, int epfd)
 	}
 	dhcp_restart(NULL);
 	/* The first lease, before the ready line, within wait_s. */
+	net_wait_lease(wait_s);
+	if (n.st != ST_BOUND) {
+		snprintf(n.why, sizeof(n.why), "no DHCP lease yet");
+		log_warn("net: no DHCP lease on %s after %g s; still asking in the background", n.ifname, wait_s);
+	}
+	watch(epfd, n.raw);
+	watch(epfd, n.timer);
+}
+
+void net_wait_lease(double wait_s)
+{
+	if (n.raw < 0 || n.timer < 0)
+		return; /* no DHCP client: static, off, or no NIC */
 	double end = now_seconds() + wait_s;
 	while (n.st != ST_BOUND && now_seconds() < end) {
 		struct pollfd fds[3] = { { .fd = n.raw, .events = POLLIN }, { .fd = n.timer, .events = POLLIN },
@@ -443,12 +456,6 @@ void net_start(const struct net_config *cfg, double wait_s, int epfd)
 		if (fds[1].revents)
 			dhcp_timer();
 	}
-	if (n.st != ST_BOUND) {
-		snprintf(n.why, sizeof(n.why), "no DHCP lease yet");
-		log_warn("net: no DHCP lease on %s after %g s; still asking in the background", n.ifname, wait_s);
-	}
-	watch(epfd, n.raw);
-	watch(epfd, n.timer);
 }
 
 uint32_t net_addr(void)

@@ -1,10 +1,10 @@
-/* libFuzzer target: the headless seed (from /data/seed.json or the kernel
- * command line's kvmbox.seed=), which says what VMs PID 1 starts. */
+/* libFuzzer target: the headless seed (from fw_cfg, /data/seed.json or the kernel
+ * command line's kvmbox.seed=), which says what VMs the supervisor starts. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "init.h"
+#include "supervisor/seed_parse.h"
 
 static int count_vm(const char *name, const char *json, size_t n)
 {

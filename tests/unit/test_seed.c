@@ -1,8 +1,9 @@
 /* The headless seed parser: which VMs it starts, and what it refuses. */
+#include <stdio.h>
 #include <string.h>
 
 #include "check.h"
-#include "init.h"
+#include "supervisor/seed_parse.h"
 
 static char started[4][64];
 static char json[4][256];
@@ -37,5 +38,17 @@ int main(void)
 	CHECK("seed duplicate names", load("{\"vms\":[{\"name\":\"a\"},{\"name\":\"a\"}]}", err, sizeof(err)) < 0 && strstr(err, "unique"));
 	CHECK("seed syntax error has a position", load("{\"vms\":[}", err, sizeof(err)) < 0 && strstr(err, "column"));
 	CHECK("seed not an object", load("[]", err, sizeof(err)) < 0);
+
+	static struct seed_opts opts;
+	const char *hashed = "{\"vms\":[],\"poweroff\":true,\"admin-hash\":\"pbkdf2-sha256$1000$c2FsdA==$aGFzaA==\"}";
+	CHECK("seed admin-hash and poweroff",
+	      seed_parse(hashed, strlen(hashed), &opts, err, sizeof(err), NULL, NULL) == 0 && opts.poweroff &&
+	      !strcmp(opts.admin_hash, "pbkdf2-sha256$1000$c2FsdA==$aGFzaA=="));
+	const char *nohash = "{\"vms\":[]}";
+	CHECK("seed without admin-hash leaves it empty",
+	      seed_parse(nohash, strlen(nohash), &opts, err, sizeof(err), NULL, NULL) == 0 && !opts.admin_hash[0] &&
+	      !opts.poweroff);
+	CHECK("seed admin-hash not a string",
+	      load("{\"vms\":[],\"admin-hash\":7}", err, sizeof(err)) < 0 && strstr(err, "admin-hash"));
 	return CHECK_DONE();
 }

@@ -42,6 +42,15 @@ int main(void)
 	log_ring_read(ring, sizeof(ring));
 	CHECK("backoff doubles", strstr(ring, "restarting it in 2 s") != NULL);
 
+	/* A service that asks for a power-off is retired, not restarted. */
+	service_start_due(now_seconds() + 10);
+	pid = wait(&status);
+	CHECK("service named by pid", service_name(pid) && !strcmp(service_name(pid), "crasher"));
+	CHECK("other pid has no name", service_name(pid + 100000) == NULL);
+	service_retire(pid);
+	CHECK("retired: not running", service_name(pid) == NULL);
+	CHECK("retired: no restart due", service_timeout_ms(now_seconds()) == -1);
+
 	service_stop_all();
 	CHECK("no restarts while stopping", service_timeout_ms(now_seconds() + 100) == -1);
 	return CHECK_DONE();
