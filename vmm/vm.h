@@ -15,6 +15,10 @@ enum vm_stop {
 	VM_STOP_REBOOT = 3,   /* the guest asked for a reboot */
 	VM_STOP_HOST = 4,     /* stopped from outside: signal or control socket */
 	VM_STOP_CRASH = 5,    /* the guest crashed: triple fault, or KVM could not run it */
+	/* The guest wrote its exit status N (0..63) to the exit port
+	 * (drivers/exit_port.c): the VMM exits with VM_STOP_EXIT_BASE + N. */
+	VM_STOP_EXIT_BASE = 16,
+	VM_STOP_EXIT_MAX = 16 + 63,
 };
 
 struct vm_serial {

@@ -256,7 +256,10 @@ static const char *stop_words(enum vm_stop s)
 	case VM_STOP_REBOOT: return "the guest rebooted";
 	case VM_STOP_HOST: return "stopped from outside";
 	case VM_STOP_CRASH: return "the guest crashed";
-	default: return "the VMM failed";
+	default:
+		if (s >= VM_STOP_EXIT_BASE && s <= VM_STOP_EXIT_MAX)
+			return "the guest exited through the exit port";
+		return "the VMM failed";
 	}
 }
 
