@@ -2,7 +2,8 @@
 # initramfs fragment sets INITRAMFS).
 #
 #   make image        out/kvmbox.img (USB, UEFI + BIOS), out/pxe/, out/kvmbox.iso
-#   make run          boot out/kvmbox.img in QEMU, serial on this terminal
+#   make run          boot out/kvmbox.img in QEMU, serial on this terminal, with a
+#                     demo VM (autostarted busybox guest) on its data partition
 #                     RUN_FIRMWARE=uefi|bios  RUN_MEM=2G  RUN_PORT=8443 (-> 443)
 #                     RUN_DISK=usb|ahci|virtio  RUN_DISPLAY=gtk  RUN_EXTRA='...'
 #   make bench-boot   sizes and QEMU start-to-ready seconds per boot path
@@ -55,7 +56,18 @@ image: $(KVMBOX_IMG) $(KVMBOX_PXE)/boot.ipxe $(KVMBOX_ISO)
 # make run writes to out/kvmbox.img itself, so /data persists from one run to
 # the next; rebuilding the image (a new kernel or initramfs) starts it afresh.
 .PHONY: run bench-boot
-run: image
+# The demo VM that make run puts on the image's data partition (once; see
+# image/run-demo.sh): this kernel and a busybox initramfs (image/demo/).
+DEMO_INITRD := $(OUT)/demo/initramfs.cpio.gz
+$(DEMO_INITRD): image/demo/init image/demo/udhcpc.sh image/demo/demo.list image/deps/pins image/deps/fetch.sh
+	@mkdir -p $(OUT)/demo/deb
+	@deb=$$(image/deps/fetch.sh $(CACHE) busybox-static) && dpkg-deb -x "$$deb" $(OUT)/demo/deb
+	@BUSYBOX=$(OUT)/demo/deb/usr/bin/busybox initramfs/mkcpio.py image/demo/demo.list $(OUT)/demo/initramfs.cpio
+	@gzip -9 -n -f $(OUT)/demo/initramfs.cpio
+	@echo "image: $@"
+
+run: image $(DEMO_INITRD)
+	@image/run-demo.sh $(KVMBOX_IMG) $(KVMBOX_KERNEL) $(DEMO_INITRD)
 	image/run-qemu.sh $(KVMBOX_IMG)
 
 bench-boot: image
