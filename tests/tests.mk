@@ -6,7 +6,9 @@ HOST_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-
 # they stay out of the host and fuzz libraries (the HTTP parser, router and
 # server loop do not include mbedtls, so they are tested here). So does
 # vmm/auth/auth_crypto.c (PBKDF2, SHA-256); the rest of vmm/auth/ is tested here.
-MUSL_ONLY_SRCS := $(wildcard vmm/http/tls*.c) vmm/auth/auth_crypto.c
+# Likewise vmm/ctl/ctl_tls*.c, the client's TLS and SHA-256 (ctl_http.c, its
+# response parser, is tested here).
+MUSL_ONLY_SRCS := $(wildcard vmm/http/tls*.c) vmm/auth/auth_crypto.c $(wildcard vmm/ctl/ctl_tls*.c)
 HOST_OBJS   := $(patsubst %.c,$(OUT)/host/obj/%.o,$(filter-out vmm/main.c $(MUSL_ONLY_SRCS),$(KVMBOX_SRCS)))
 HOST_LIB    := $(OUT)/host/libkvmbox.a
 FUZZ_OBJS   := $(patsubst %.c,$(OUT)/fuzz/obj/%.o,$(filter-out vmm/main.c $(MUSL_ONLY_SRCS),$(KVMBOX_SRCS)))
@@ -105,10 +107,22 @@ $(OUT)/tests/vm/%.cpio.gz: $(OUT)/tests/guest/%_test $(KVMBOX) $(GUEST_INITRD) $
 		initramfs/mkcpio.py tests/vm/$*.list $(OUT)/tests/vm/$*.cpio
 	@gzip -1 -n -f $(OUT)/tests/vm/$*.cpio
 
+# tests/web/browser_test.py drives Debian's Chromium with playwright-core,
+# pinned by tests/web/package-lock.json and installed here with npm ci.
+BROWSER_TEST_NPM := $(OUT)/tests/web-npm/node_modules/.package-lock.json
+$(BROWSER_TEST_NPM): tests/web/package.json tests/web/package-lock.json | $(OUT)/.host-deps
+	@echo "  NPM     $(OUT)/tests/web-npm"
+	@mkdir -p $(OUT)/tests/web-npm
+	@cp tests/web/package.json tests/web/package-lock.json $(OUT)/tests/web-npm/
+	@cd $(OUT)/tests/web-npm && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
+
 .PHONY: unit fuzz test-build
 unit: $(UNIT_TESTS)
 fuzz: $(FUZZ_TESTS)
 test-build: $(UNIT_TESTS) $(FUZZ_TESTS) $(DEPS_TEST_BINS) $(GUEST_INITRD) $(APPLIANCE_INITRDS) image
+test-build: $(BROWSER_TEST_NPM)
+test-build: $(DEMO_INITRD)
 
 TEST_CMDS := $(UNIT_TESTS) \
 	$(DEPS_TEST_BINS) \
@@ -116,8 +130,20 @@ TEST_CMDS := $(UNIT_TESTS) \
 	tests/build/test_patches.sh \
 	tests/web/https_test.py \
 	tests/web/auth_test.py \
+	tests/web/settings_test.py \
+	tests/web/vms_test.py \
+	tests/web/ws_test.py \
+	tests/web/ctl_test.py \
+	tests/web/images_test.py \
+	tests/web/browser_test.py \
+	tests/web/load_test.py \
+	tests/web/console_local_test.py \
 	$(foreach f,$(FUZZ_TESTS),'tests/fuzz/run_fuzz.sh $(f) $(FUZZ_SECONDS)') \
 	$(BOOT_TEST_CMDS) \
+	tests/web/appliance_api_test.py \
+	tests/vm/console_test.py \
+	tests/boot/seed_test.py \
+	tests/boot/headless_test.py \
 	tests/vm/vm_test.py \
 	$(patsubst %,tests/vm/%_test.py,$(APPLIANCE_TESTS))
 
@@ -132,3 +158,4 @@ bench: image $(GUEST_INITRD)
 	@/usr/bin/python3 tests/bench/io_bench.py
 	@/usr/bin/python3 tests/bench/net_bench.py
 	@/usr/bin/python3 tests/bench/vfio_bench.py
+	@/usr/bin/python3 tests/bench/https_bench.py

@@ -5,9 +5,14 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 want=$(grep -v '^#' "$here/host-packages" | grep -v '^$' | tr '\n' ' ')
+# A virtual package counts when an installed package provides it (npm comes
+# with NodeSource's nodejs, which conflicts with Debian's npm package).
+provided=$(dpkg-query -W -f='${db:Status-Abbrev}|${Provides}\n' 2>/dev/null | sed -n 's/^ii *|//p' |
+	tr ',' '\n' | sed 's/ *(.*//; s/^ *//')
 missing=
 for p in $want; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		printf '%s\n' "$provided" | grep -qx "$p" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
