@@ -67,6 +67,13 @@ uint32_t un_translate_dst(const struct usernet *u, uint32_t dst, uint16_t port)
 	return dst;
 }
 
+void un_work_signal(struct usernet *u)
+{
+	uint64_t one = 1;
+	if (!u->work_signalled && write(u->workefd, &one, sizeof(one)) == sizeof(one))
+		u->work_signalled = true;
+}
+
 /* --- frames for the guest --- */
 
 int un_rx_push(struct usernet *u, const uint8_t *frame, size_t len)
@@ -297,8 +304,17 @@ void usernet_poll(struct usernet *u)
 		case EV_UDP: un_udp_event(u, idx); break;
 		case EV_FWD_LISTEN: un_fwd_event(u, idx); break;
 		case EV_ICMP: un_icmp_event(u, idx); break;
+		case EV_WORK: break; /* below */
 		}
 	}
+	if (u->work_signalled) {
+		uint64_t v;
+		if (read(u->workefd, &v, sizeof(v)) == sizeof(v) || errno == EAGAIN)
+			u->work_signalled = false;
+	}
+	/* The guest's batch is in (virtio-net hands over every frame of a kick
+	 * before its loop comes back here): its bytes leave, and its ACKs. */
+	un_tcp_flush_due(u);
 	sys_check_timeouts();
 	if (u->now >= u->next_sweep) {
 		u->next_sweep = u->now + SWEEP_MS;
@@ -335,6 +351,8 @@ void usernet_free(struct usernet *u)
 		close(u->timerfd);
 	if (u->rxefd >= 0)
 		close(u->rxefd);
+	if (u->workefd >= 0)
+		close(u->workefd);
 	free(u->rxq);
 	if (the_usernet == u)
 		the_usernet = NULL;
@@ -357,7 +375,7 @@ struct usernet *usernet_new(const struct usernet_config *cfg, char *err, size_t 
 	}
 	the_usernet = u;
 	u->cfg = *cfg;
-	u->timerfd = u->rxefd = -1;
+	u->timerfd = u->rxefd = u->workefd = -1;
 	for (unsigned i = 0; i < USERNET_MAX_TCP + USERNET_MAX_FWD_CONNS; i++)
 		u->tcp[i].fd = -1;
 	for (unsigned i = 0; i < USERNET_MAX_UDP; i++)
@@ -367,7 +385,8 @@ struct usernet *usernet_new(const struct usernet_config *cfg, char *err, size_t 
 	u->epfd = epoll_create1(EPOLL_CLOEXEC);
 	u->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	u->rxefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (u->epfd < 0 || u->timerfd < 0 || u->rxefd < 0) {
+	u->workefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (u->epfd < 0 || u->timerfd < 0 || u->rxefd < 0 || u->workefd < 0) {
 		snprintf(err, errlen, "epoll, timerfd or eventfd: %s", strerror(errno));
 		usernet_free(u);
 		return NULL;
@@ -375,6 +394,7 @@ struct usernet *usernet_new(const struct usernet_config *cfg, char *err, size_t 
 	struct itimerspec its = { .it_interval = { 0, TICK_MS * 1000000L }, .it_value = { 0, TICK_MS * 1000000L } };
 	timerfd_settime(u->timerfd, 0, &its, NULL);
 	un_watch(u, u->timerfd, EPOLLIN, EV_TIMER, 0);
+	un_watch(u, u->workefd, EPOLLIN, EV_WORK, 0);
 	u->resolver = un_dns_resolver("/etc/resolv.conf");
 
 	if (!lwip_ready) {

@@ -36,7 +36,7 @@
 #define USERNET_MAX_FWD_CONNS 32     /* TCP connections through hostfwd listeners at once */
 #define USERNET_MAX_UDP 64           /* UDP flows (host sockets) at once; the idlest is recycled */
 #define USERNET_MAX_ICMP 8           /* ICMP echo flows at once */
-#define USERNET_TCP_BUF (16 * 1460)  /* guest->host bytes held per connection (= lwip's TCP_WND) */
+#define USERNET_TCP_BUF (44 * 1460)  /* guest->host bytes held per connection (= lwip's TCP_WND) */
 #define USERNET_RXQ_FRAMES 256       /* frames waiting for the guest's receive ring */
 #define USERNET_FRAME_MAX 1518       /* Ethernet header + 1500 + a VLAN tag; longer frames are dropped */
 #define USERNET_CONNECT_TIMEOUT_MS 20000 /* a host connect (or the guest's handshake) that takes longer fails */

@@ -21,7 +21,7 @@ struct tcp_pcb;
 #define USERNET_UDP_FWD_PORT0 0xff00 /* + rule number: the source of forwarded UDP */
 
 /* What an epoll event is for: kind in the high half of data.u64, index in the low. */
-enum { EV_TIMER = 1, EV_TCP, EV_UDP, EV_FWD_LISTEN, EV_ICMP };
+enum { EV_TIMER = 1, EV_TCP, EV_UDP, EV_FWD_LISTEN, EV_ICMP, EV_WORK };
 
 enum un_tcp_state {
 	UT_FREE,
@@ -95,6 +95,18 @@ struct usernet {
 	unsigned rx_head, rx_count;
 	bool rx_signalled, rx_was_full;
 
+	/* Work left for the end of the guest's batch of frames: connections
+	 * whose guest bytes go to the host socket in one send and are
+	 * acknowledged with one ACK, rather than one of each per segment.
+	 * workefd wakes the loop (usernet_poll) once the batch is in. An
+	 * entry is listed at most once (due_mark, which outlives the entry's
+	 * reuse), so the list cannot overflow. */
+	int workefd;
+	bool work_signalled;
+	unsigned ndue;
+	uint16_t due[USERNET_MAX_TCP + USERNET_MAX_FWD_CONNS];
+	bool due_mark[USERNET_MAX_TCP + USERNET_MAX_FWD_CONNS];
+
 	struct tcp_pcb *nat_listen;
 	uint16_t next_mapped;
 	struct un_tcp tcp[USERNET_MAX_TCP + USERNET_MAX_FWD_CONNS];
@@ -112,6 +124,8 @@ void un_watch(struct usernet *u, int fd, uint32_t events, unsigned kind, unsigne
 void un_unwatch(struct usernet *u, int fd);
 /* Queue a frame for the guest. 0, or -ENOBUFS when the queue is full. */
 int un_rx_push(struct usernet *u, const uint8_t *frame, size_t len);
+/* Wake the loop for work left to the end of the batch (usernet_poll). */
+void un_work_signal(struct usernet *u);
 /* Hand a guest frame to lwip as is. */
 void un_lwip_input(struct usernet *u, const uint8_t *frame, size_t len);
 /* Whether the guest may reach dst at all (restrict=on says no). */
@@ -168,6 +182,8 @@ err_t un_tcp_output_fix(struct usernet *u, uint8_t *frame, size_t len);
 void un_tcp_event(struct usernet *u, unsigned idx, uint32_t events);
 void un_tcp_sweep(struct usernet *u);
 void un_tcp_kick_all(struct usernet *u);
+/* The batch is in: send the connections' buffered guest bytes and ACK them. */
+void un_tcp_flush_due(struct usernet *u);
 void un_tcp_close_all(struct usernet *u);
 /* Whether lwip has a connection of its own (not the NAT's) from the
  * guest's sport to the gateway's dport. */

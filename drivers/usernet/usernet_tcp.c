@@ -17,6 +17,11 @@
  * Data: guest->host through a per-connection buffer of one TCP window
  * (USERNET_TCP_BUF); lwip's window opens (tcp_recved) only as the host
  * socket takes the bytes, so a slow host slows the guest and nothing grows.
+ * The bytes of a batch of guest frames (what virtio-net hands over per
+ * kick) leave in one send at the batch's end, acknowledged by one ACK that
+ * also reopens the window: per segment, a send (a wakeup of the host's
+ * reader) and an ACK every second segment (an interrupt for the guest) cost
+ * more than the bytes themselves.
  * host->guest: read only as much as lwip's send buffer has room for (peeked
  * first, so a refused tcp_write loses nothing); the host socket is not
  * watched while lwip is full.
@@ -41,6 +46,7 @@
 
 _Static_assert(USERNET_TCP_BUF >= TCP_WND, "a connection's buffer holds a whole window");
 _Static_assert(MEMP_NUM_TCP_PCB > NENTRIES, "lwip's pcbs outnumber the connections allowed");
+_Static_assert(USERNET_TCP_BUF <= 0xffff, "tcp_recved takes what one send wrote as a u16_t");
 
 /* Closed connections' mappings; lwip may still send for them. */
 static struct tcp_linger_rec {
@@ -385,7 +391,7 @@ static bool flush_to_host(struct usernet *u, struct un_tcp *e)
 		e->buf_off += (size_t)w;
 		e->buf_len -= (size_t)w;
 		if (e->pcb)
-			tcp_recved(e->pcb, (u16_t)w);
+			tcp_recved(e->pcb, (u16_t)w); /* w <= USERNET_TCP_BUF, which fits (asserted above) */
 	}
 	if (!e->buf_len) {
 		e->buf_off = 0;
@@ -427,8 +433,36 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 	pbuf_copy_partial(p, e->buf + e->buf_off + e->buf_len, p->tot_len, 0);
 	e->buf_len += p->tot_len;
 	pbuf_free(p);
-	flush_to_host(u, e);
-	return aborted_pcb == pcb ? ERR_ABRT : ERR_OK;
+	/* Sent and acknowledged at the batch's end (un_tcp_flush_due); the
+	 * window (at most the buffer) keeps the bytes within it until then.
+	 * lwip's own ACK, due now every second segment, waits too: marked
+	 * delayed, so its fast timer sends it should the flush not. */
+	tcp_clear_flags(pcb, TF_ACK_NOW);
+	tcp_set_flags(pcb, TF_ACK_DELAY);
+	unsigned i = entry_index(u, e);
+	if (!u->due_mark[i]) {
+		u->due_mark[i] = true;
+		u->due[u->ndue++] = (uint16_t)i;
+		un_work_signal(u);
+	}
+	return ERR_OK;
+}
+
+void un_tcp_flush_due(struct usernet *u)
+{
+	unsigned n = u->ndue;
+	u->ndue = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct un_tcp *e = &u->tcp[u->due[i]];
+		u->due_mark[u->due[i]] = false;
+		/* Closed meanwhile, or even reused: flushing that one is harmless. */
+		if (e->state != UT_OPEN || !flush_to_host(u, e) || e->state != UT_OPEN || !e->pcb)
+			continue;
+		/* One ACK for the batch, with the window the send reopened. */
+		if (e->pcb->flags & TF_ACK_DELAY)
+			tcp_ack_now(e->pcb);
+		tcp_output(e->pcb);
+	}
 }
 
 /* Host bytes into lwip, as many as it has room for. */

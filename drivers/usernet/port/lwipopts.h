@@ -64,9 +64,14 @@
 #define MEMP_NUM_FRAG_PBUF              16
 #define ARP_TABLE_SIZE                  16
 
-/* TCP: a full-sized MSS for a 1500-byte MTU, windows of 16 segments. */
+/* TCP: a full-sized MSS for a 1500-byte MTU. The receive window is the
+ * largest without window scaling (44 segments): the guest's sender stops
+ * once a window is in flight, and each stop costs a round trip through the
+ * guest's interrupt and the VMM's loop, so the wider the window, the more
+ * segments per batch (usernet_tcp.c acknowledges once per batch). Each
+ * connection buffers at most one window (usernet.h's USERNET_TCP_BUF). */
 #define TCP_MSS                         1460
-#define TCP_WND                         (16 * TCP_MSS)
+#define TCP_WND                         (44 * TCP_MSS)
 #define TCP_SND_BUF                     (16 * TCP_MSS)
 #define TCP_SND_QUEUELEN                (4 * TCP_SND_BUF / TCP_MSS)
 /* Out-of-order segments a guest can make one connection hold (each pins a
