@@ -141,6 +141,7 @@ TEST_CMDS := $(UNIT_TESTS) \
 	$(foreach f,$(FUZZ_TESTS),'tests/fuzz/run_fuzz.sh $(f) $(FUZZ_SECONDS)') \
 	$(BOOT_TEST_CMDS) \
 	tests/web/appliance_api_test.py \
+	tests/web/browser_appliance_test.py \
 	tests/vm/console_test.py \
 	tests/boot/seed_test.py \
 	tests/boot/headless_test.py \
@@ -151,11 +152,13 @@ test: test-build
 	@tests/run.py $(TEST_CMDS)
 
 # Figures for README: sizes and boot times per path, then kvmbox vmm against
-# QEMU inside the appliance. Speed is measured here, never asserted in tests.
-bench: image $(GUEST_INITRD)
+# QEMU inside the appliance, then the web console (Chromium; the demo VM).
+# Speed is measured here, never asserted in tests.
+bench: image $(GUEST_INITRD) $(BROWSER_TEST_NPM) $(DEMO_INITRD)
 	@$(BENCH_CMDS)
 	@/usr/bin/python3 tests/bench/vm_bench.py
 	@/usr/bin/python3 tests/bench/io_bench.py
 	@/usr/bin/python3 tests/bench/net_bench.py
 	@/usr/bin/python3 tests/bench/vfio_bench.py
 	@/usr/bin/python3 tests/bench/https_bench.py
+	@/usr/bin/python3 tests/bench/webui_bench.py

@@ -998,10 +998,32 @@ async function viewDevices(box) {
     rows.length ? table(['Address', 'Device', 'Class', 'IOMMU group', 'Driver', 'Reset', 'Use'], rows) : msg('info', 'No PCI functions.'));
   const mdevs = pci.mdev_types || [];
   if (mdevs.length) {
-    box.append(h('h2', null, 'Mediated device types'), table(['Parent', 'Type', 'Name', 'API', 'Free'], mdevs.map((m) => h('tr', null,
-      h('td', { class: 'mono' }, m.parent), h('td', { class: 'mono' }, m.type), h('td', null, m.name || m.description || '–'),
-      h('td', null, m.device_api || '–'), h('td', null, m.available_instances === null ? '–' : String(m.available_instances))))));
+    const out = h('div', { 'aria-live': 'polite' });
+    box.append(h('h2', null, 'Mediated device types'),
+      h('p', { class: 'muted' }, 'An instance of a type is a device of its own (a slice of a GPU, say): a VM takes it by its UUID.'),
+      out, table(['Parent', 'Type', 'Name', 'API', 'Free', 'Actions'], mdevs.map((m) => mdevRow(m, out))));
   }
+}
+
+// One mdev type with its "Create instance" button; what came of it goes to out.
+function mdevRow(m, out) {
+  const free = h('td', null, m.available_instances === null ? '–' : String(m.available_instances));
+  const create = async (ev) => {
+    out.replaceChildren();
+    const r = await busy(ev.currentTarget, 'Creating…', () => api('POST', '/api/host/mdevs', { json: { parent: m.parent, type: m.type } }),
+      out);
+    if (!r) return;
+    out.replaceChildren(msg('ok', `Instance ${r.uuid} of ${m.parent}/${m.type} is made. A VM takes it with its UUID in `,
+      h('span', { class: 'mono' }, `"devices": ["${r.uuid}"]`), ' (kvmbox vmm --device UUID).'));
+    if (typeof m.available_instances === 'number') free.textContent = String(Math.max(0, --m.available_instances));
+  };
+  return h('tr', { 'data-mdev': `${m.parent}/${m.type}` },
+    h('td', { class: 'mono' }, m.parent), h('td', { class: 'mono' }, m.type), h('td', null, m.name || m.description || '–'),
+    h('td', null, m.device_api || '–'), free,
+    h('td', null, h('button', {
+      type: 'button', 'aria-label': `Create an instance of ${m.type} on ${m.parent}`,
+      disabled: m.available_instances === 0, onclick: create,
+    }, 'Create instance')));
 }
 
 // ---------- settings ----------

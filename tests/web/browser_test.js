@@ -207,6 +207,47 @@ async function main() {
       return null;
     });
 
+    // This host has no mdev parents, so the list is given two made-up types
+    // (the real API still answers the create): one whose parent is not there
+    // (404) and one whose name is no sysfs name (400). The create is held
+    // back a moment so that the button's progress can be seen.
+    await check('mdev_create_errors_readable', async () => {
+      const fake = [
+        { parent: '0000:00:7f.0', type: 'mtty-2', name: 'Dual-port serial', device_api: 'vfio-pci', description: null, available_instances: 2 },
+        { parent: '..', type: 'mtty-1', name: 'Bad name', device_api: 'vfio-pci', description: null, available_instances: 1 },
+      ];
+      await page.route('**/api/host/pci', async (route) => {
+        const r = await route.fetch();
+        const j = await r.json();
+        j.mdev_types = (j.mdev_types || []).concat(fake);
+        await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(j) });
+      });
+      await page.route('**/api/host/mdevs', async (route) => {
+        await new Promise((ok) => setTimeout(ok, 400));
+        await route.continue();
+      });
+      try {
+        await page.getByRole('link', { name: 'Dashboard' }).click();
+        await heading(page, 'Dashboard');
+        await page.getByRole('link', { name: 'Host devices' }).click();
+        const btn = page.getByRole('button', { name: 'Create an instance of mtty-2 on 0000:00:7f.0' });
+        await btn.click();
+        const during = await btn.innerText();
+        const e = await shownError(page);
+        await shot(page, 'devices-mdev-error');
+        if (!/Creating/.test(during)) return `the button said ${during} while creating`;
+        if (!/no mdev parent 0000:00:7f\.0/.test(e) || /[{}]/.test(e)) return `shown: ${e}`;
+        if (!(await btn.isEnabled()) || (await btn.innerText()) !== 'Create instance') return 'the button did not come back';
+        await page.getByRole('button', { name: 'Create an instance of mtty-1 on ..' }).click();
+        await page.locator('.msg.err', { hasText: 'is not an mdev parent and type' }).waitFor({ timeout: T });
+        return null;
+      } finally {
+        await page.unroute('**/api/host/pci');
+        await page.unroute('**/api/host/mdevs');
+      }
+    });
+    await labels(page, 'devices');
+
     await check('settings_token', async () => {
       await page.getByRole('link', { name: 'Settings' }).click();
       await heading(page, 'Settings');

@@ -14,7 +14,8 @@ Chromium (Debian's chromium, driven by playwright-core from npm, which
   browser checks       tests/web/browser_test.js: first-boot setup, wrong password,
                        dashboard, a VM made with the form and seen in the list,
                        API errors shown with the API's message, image upload with
-                       progress, host devices, settings, a phone-sized layout, no
+                       progress, host devices (an mdev create's 404 and 400 shown,
+                       with made-up types), settings, a phone-sized layout, no
                        CSP violation; a screenshot of each screen in out/screenshots/
 
 Prints "ok NAME" / "not ok NAME: why" per check; exits 1 on a failure.

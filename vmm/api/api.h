@@ -82,6 +82,11 @@ void api_get_host(const struct http_request *req, const struct http_params *para
 		  void *ctx);
 void api_get_pci(const struct http_request *req, const struct http_params *params, struct http_response *resp,
 		 void *ctx);
+/* Mediated device instances (api_mdev.c). */
+void api_mdev_create(const struct http_request *req, const struct http_params *params, struct http_response *resp,
+		     void *ctx);
+void api_mdev_delete(const struct http_request *req, const struct http_params *params, struct http_response *resp,
+		     void *ctx);
 void api_auth_setup(const struct http_request *req, const struct http_params *params, struct http_response *resp,
 		    void *ctx);
 void api_auth_login(const struct http_request *req, const struct http_params *params, struct http_response *resp,

@@ -9,6 +9,8 @@ const struct http_route api_routes[] = {
 	{ HTTP_GET, "/api/openapi.yaml", api_get_openapi },
 	{ HTTP_GET, "/api/host", api_get_host },
 	{ HTTP_GET, "/api/host/pci", api_get_pci },
+	{ HTTP_POST, "/api/host/mdevs", api_mdev_create },
+	{ HTTP_DELETE, "/api/host/mdevs/{uuid}", api_mdev_delete },
 	{ HTTP_POST, "/api/auth/setup", api_auth_setup },
 	{ HTTP_POST, "/api/auth/login", api_auth_login },
 	{ HTTP_POST, "/api/auth/logout", api_auth_logout },
