@@ -666,7 +666,7 @@ async function viewVm(box, name) {
   const log = h('pre', { class: 'log', tabindex: '0', 'aria-label': `Log of ${name}` }, 'Reading…');
   box.append(h('h1', null, `VM ${name}`), head, details,
     h('h2', null, 'Serial console'), termNote, term,
-    h('h2', null, 'Counters'), h('div', { class: 'actions' }, h('button', { type: 'button', onclick: (ev) => busy(ev.currentTarget, 'Reading…', drawCounters) }, 'Refresh counters')), counters,
+    h('h2', null, 'Counters'), h('p', { class: 'hint' }, 'Updated every 2 s while the VM runs.'), h('div', { class: 'actions' }, h('button', { type: 'button', onclick: (ev) => busy(ev.currentTarget, 'Reading…', drawCounters) }, 'Refresh counters')), counters,
     h('h2', null, 'VMM log'), h('div', { class: 'actions' }, h('button', { type: 'button', onclick: (ev) => busy(ev.currentTarget, 'Reading…', drawLog) }, 'Refresh log')), log);
 
   let vm = null, lastKey = '';
@@ -745,7 +745,9 @@ async function viewVm(box, name) {
   drawCounters();
   drawLog();
   every(3000, () => drawVm().catch((e) => notify('err', e.message)));
-  every(5000, () => { if (vm && vm.state === 'running') drawCounters(); drawLog(); });
+  // Live counters: every 2 s while the VM runs; every() stops on leaving the page.
+  every(2000, () => { if (vm && vm.state === 'running') drawCounters(); });
+  every(5000, drawLog);
   startConsole(name, term, termNote);
 }
 
@@ -1037,12 +1039,7 @@ async function viewSettings(box) {
     session.expires_in_s !== undefined ? ['Ends', `in ${fmtDuration(session.expires_in_s)} at most, or after ${fmtDuration(session.idle_timeout_s)} unused`] : null,
   ])));
 
-  if (host && host.tls) {
-    box.append(h('h2', null, 'Certificate'), h('div', { class: 'card' }, kv([
-      ['Kind', host.tls.certificate === 'self-signed' ? 'self-signed (made by the appliance)' : 'your own'],
-      ['SHA-256 fingerprint', h('span', { class: 'mono', id: 'fingerprint' }, host.tls.sha256_fingerprint)],
-    ]), h('p', { class: 'hint' }, 'The appliance\'s console shows the same fingerprint; if they differ, something is between you and it.')));
-  }
+  box.append(networkSection(), certificateSection(host));
 
   // Password change: every session ends, this one too.
   const pErr = h('div');
@@ -1114,6 +1111,145 @@ async function viewSettings(box) {
   });
   box.append(h('h2', null, 'API tokens'), tList, h('div', { class: 'card' }, tForm));
   await drawTokens();
+}
+
+// Network: what the host has now (GET /api/networks) and what it uses from
+// the next boot (GET/PUT /api/settings).
+function networkSection() {
+  const sec = h('section', { 'aria-labelledby': 'network-h' }, h('h2', { id: 'network-h' }, 'Network'));
+  const now = h('div', { class: 'card' }, h('p', { class: 'muted' }, 'Reading the interfaces…'));
+  const out = h('div', { 'aria-live': 'polite', id: 'network-result' });
+  const mode = h('select', { name: 'mode' }, h('option', { value: 'dhcp' }, 'DHCP (automatic)'), h('option', { value: 'static' }, 'Static address'));
+  const addr = h('input', { name: 'address', placeholder: '192.168.1.10/24', spellcheck: 'false', autocomplete: 'off' });
+  const gw = h('input', { name: 'gateway', placeholder: '192.168.1.1', spellcheck: 'false', autocomplete: 'off' });
+  const dns1 = h('input', { name: 'dns1', placeholder: '192.168.1.1', spellcheck: 'false', autocomplete: 'off' });
+  const dns2 = h('input', { name: 'dns2', spellcheck: 'false', autocomplete: 'off' });
+  const host = h('input', { name: 'hostname', maxlength: '63', spellcheck: 'false', autocomplete: 'off' });
+  const stat = h('fieldset', null, h('legend', null, 'Static address'),
+    field('Address with prefix', addr, 'IPv4 with a prefix length, like 192.168.1.10/24.'),
+    field('Gateway', gw, 'Optional; inside the address\'s subnet.'),
+    h('div', { class: 'row' }, field('DNS server', dns1), field('Second DNS server', dns2)));
+  const sync = () => { stat.hidden = mode.value !== 'static'; addr.required = mode.value === 'static'; };
+  mode.addEventListener('change', sync);
+  const btn = h('button', { type: 'submit', class: 'primary' }, 'Save network settings');
+  const form = h('form', { class: 'stack', id: 'network-form' },
+    field('Address from', mode), stat, field('Host name', host, 'Letters, digits and “-”; at most 63.'),
+    out, h('div', { class: 'actions' }, btn));
+  const fill = (st) => {
+    const n = (st && st.network) || { mode: 'dhcp' };
+    mode.value = n.mode === 'static' ? 'static' : 'dhcp';
+    addr.value = n.address || '';
+    gw.value = n.gateway || '';
+    dns1.value = (n.dns || [])[0] || '';
+    dns2.value = (n.dns || [])[1] || '';
+    host.value = (st && st.hostname) || '';
+    sync();
+  };
+  sync();
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    out.replaceChildren();
+    if (!form.reportValidity()) return;
+    const network = { mode: mode.value };
+    if (mode.value === 'static') {
+      network.address = addr.value.trim();
+      if (gw.value.trim()) network.gateway = gw.value.trim();
+      const dns = [dns1.value.trim(), dns2.value.trim()].filter((x) => x);
+      if (dns.length) network.dns = dns;
+    }
+    const body = { network };
+    if (host.value.trim()) body.hostname = host.value.trim();
+    const r = await busy(btn, 'Saving…', () => api('PUT', '/api/settings', { json: body }), out);
+    if (!r) return;
+    fill(r);
+    out.replaceChildren(msg('ok', `The network settings are saved. They apply at the ${r.applies_at || 'next boot'}: ` +
+      'the appliance keeps its current address until it restarts.'));
+  });
+  sec.append(h('h3', null, 'Now'), now, h('h3', null, 'From the next boot'), h('div', { class: 'card' }, form));
+
+  api('GET', '/api/networks').then((n) => {
+    const ifs = (n.interfaces || []).filter((i) => i.name !== 'lo');
+    const rows = ifs.map((i) => h('tr', null,
+      h('td', { class: 'mono' }, i.name, i.management ? h('div', { class: 'hint' }, 'management bridge') : null),
+      h('td', null, `${i.state}${i.carrier ? '' : ', no link'}`),
+      h('td', { class: 'mono' }, (i.addresses || []).map((a) => `${a.address}/${a.prefix}`).join(', ') || '–'),
+      h('td', { class: 'mono' }, i.mac || '–'),
+      h('td', null, i.bridge ? `bridge${(i.members || []).length ? ' of ' + i.members.join(', ') : ''}` : i.master ? `port of ${i.master}` : '–')));
+    const r = n.default_route;
+    now.replaceChildren(rows.length ? table(['Interface', 'State', 'Addresses', 'MAC', 'Bridge'], rows) : msg('info', 'No interfaces besides lo.'),
+      kv([['Default route', r ? `${r.gateway || 'direct'} via ${r.interface}` : 'none'],
+        ['DNS servers', (n.dns || []).join(', ') || 'none']]));
+  }).catch((e) => now.replaceChildren(msg('err', `Cannot read the interfaces: ${e.message}`)));
+  api('GET', '/api/settings').then(fill).catch((e) => out.replaceChildren(msg('err', `Cannot read the stored settings: ${e.message}`)));
+  return sec;
+}
+
+// Certificate: the one served (GET /api/settings/certificate), a pair of your
+// own (PUT), a new self-signed one (regenerate), or back to self-signed (DELETE).
+function certificateSection(host) {
+  const sec = h('section', { 'aria-labelledby': 'cert-h' }, h('h2', { id: 'cert-h' }, 'Certificate'));
+  const fp = h('span', { class: 'mono', id: 'fingerprint' }, host && host.tls ? host.tls.sha256_fingerprint : '…');
+  const info = h('div');
+  const out = h('div', { 'aria-live': 'polite', id: 'cert-result' });
+  const show = (c) => {
+    fp.textContent = c.fingerprint;
+    info.replaceChildren(kv([
+      ['Source', c.source === 'self-signed' ? 'self-signed (made by the appliance)' : 'your own (uploaded)'],
+      ['Subject', h('span', { class: 'mono' }, c.subject || '–')],
+      ['Valid', `${c.not_before ? new Date(c.not_before).toLocaleString() : '?'} to ${c.not_after ? new Date(c.not_after).toLocaleString() : '?'}`],
+      ['Names', (c.san || []).join(', ') || '–'],
+    ]));
+    info.querySelector('dd').id = 'cert-source';
+    back.disabled = c.source !== 'user';
+    back.title = c.source === 'user' ? '' : 'The self-signed certificate is served already.';
+  };
+  const done = (c, what) => {
+    if (!c) return;
+    show(c);
+    out.replaceChildren(msg('ok', `${what} New connections get the certificate with fingerprint `, h('span', { class: 'mono' }, c.fingerprint), '.'));
+  };
+  // A PEM from a file picked, or pasted into the box.
+  const pem = (label, name, hint) => {
+    const ta = h('textarea', { name, rows: '5', spellcheck: 'false', class: 'mono', placeholder: '-----BEGIN …-----' });
+    const file = h('input', { type: 'file', accept: '.pem,.crt,.cer,.key,text/plain' });
+    file.addEventListener('change', async () => { if (file.files[0]) ta.value = await file.files[0].text(); });
+    return [ta, [field(label, ta, hint), field(`${label} file`, file)]];
+  };
+  const [cert, certFields] = pem('Certificate chain (PEM)', 'cert', 'The server\'s certificate first, then any intermediates.');
+  const [key, keyFields] = pem('Private key (PEM)', 'key', 'Its unencrypted ECDSA P-256 key.');
+  cert.required = key.required = true;
+  const up = h('button', { type: 'submit', class: 'primary' }, 'Upload certificate');
+  const form = h('form', { class: 'stack', id: 'cert-form' }, certFields, keyFields, h('div', { class: 'actions' }, up));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    out.replaceChildren();
+    if (!form.reportValidity()) return;
+    const c = await busy(up, 'Uploading…', () => api('PUT', '/api/settings/certificate', { json: { cert: cert.value, key: key.value } }), out);
+    if (c) { key.value = ''; form.querySelectorAll('input[type=file]').forEach((f) => { f.value = ''; }); }
+    done(c, 'Your certificate is served now.');
+  });
+  const regen = h('button', {
+    type: 'button',
+    onclick: async (ev) => {
+      if (!confirm('Make a new self-signed certificate? Browsers will warn again, and the fingerprint changes.')) return;
+      out.replaceChildren();
+      done(await busy(ev.currentTarget, 'Regenerating…', () => api('POST', '/api/settings/certificate/regenerate'), out), 'A new self-signed certificate is made.');
+    },
+  }, 'Regenerate self-signed certificate');
+  const back = h('button', {
+    type: 'button', class: 'danger',
+    onclick: async (ev) => {
+      if (!confirm('Go back to the self-signed certificate? Your certificate is moved aside.')) return;
+      out.replaceChildren();
+      done(await busy(ev.currentTarget, 'Switching…', () => api('DELETE', '/api/settings/certificate'), out), 'The self-signed certificate is served again.');
+    },
+  }, 'Go back to self-signed');
+  sec.append(h('div', { class: 'card' }, kv([['SHA-256 fingerprint', fp]]), info,
+    h('p', { class: 'hint' }, 'The appliance\'s console shows the same fingerprint; if they differ, something is between you and it.'),
+    out, h('div', { class: 'actions' }, regen, back)),
+  h('h3', null, 'Use your own certificate'), h('div', { class: 'card' }, form));
+  api('GET', '/api/settings/certificate').then(show).catch((e) => info.replaceChildren(msg('err', `Cannot read the certificate: ${e.message}`)));
+  return sec;
 }
 
 // ---------- start ----------

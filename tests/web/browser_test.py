@@ -15,7 +15,11 @@ Chromium (Debian's chromium, driven by playwright-core from npm, which
                        dashboard, a VM made with the form and seen in the list,
                        API errors shown with the API's message, image upload with
                        progress, host devices (an mdev create's 404 and 400 shown,
-                       with made-up types), settings, a phone-sized layout, no
+                       with made-up types), settings (network form: a bad address
+                       refused with the API's message, DHCP saved for the next
+                       boot; certificate: a mismatched pair refused with the
+                       reason, a good pair and regenerate each change the
+                       fingerprint), a phone-sized layout, no
                        CSP violation; a screenshot of each screen in out/screenshots/
 
 Prints "ok NAME" / "not ok NAME: why" per check; exits 1 on a failure.
@@ -124,7 +128,24 @@ def weight(port):
     return None if total < WEIGHT_MAX else "%d bytes, over %d" % (total, WEIGHT_MAX)
 
 
-def browser(sup):
+def make_pems(work):
+    """Two ECDSA P-256 keys and a self-signed certificate for the first, made
+    with openssl: the browser uploads a mismatched pair (the certificate with
+    the second key), then the good one."""
+    out = {}
+    for k in ("a", "b"):
+        key = os.path.join(work, "key-%s.pem" % k)
+        subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key],
+                       check=True, capture_output=True)
+        out["KEY_" + k.upper()] = key
+    cert = os.path.join(work, "cert-a.pem")
+    subprocess.run(["openssl", "req", "-x509", "-new", "-key", out["KEY_A"], "-subj", "/CN=x", "-days", "1",
+                    "-out", cert], check=True, capture_output=True)
+    out["CERT_A"] = cert
+    return out
+
+
+def browser(sup, work):
     for what, p in (("playwright-core (make test-build runs npm ci)", PLAYWRIGHT), ("chromium", CHROMIUM),
                     ("node", shutil.which("node") or "/usr/bin/node")):
         if not os.path.exists(p):
@@ -135,6 +156,10 @@ def browser(sup):
     env = dict(os.environ, KVMBOX_URL="https://127.0.0.1:%d" % sup.https, PLAYWRIGHT_CORE=PLAYWRIGHT,
                CHROMIUM=CHROMIUM, SCREENSHOTS=SHOTS, HAS_KVM="1" if os.path.exists("/dev/kvm") else "0",
                HAS_VM_API="1" if "POST /api/vms" in routes else "0")
+    if shutil.which("openssl"):
+        env.update(make_pems(work))
+    else:
+        print("# no openssl on this host: the certificate upload checks are left out", flush=True)
     if env["HAS_VM_API"] != "1":
         print("# no POST /api/vms in this supervisor: the VM form checks are left out", flush=True)
     try:
@@ -163,7 +188,7 @@ def main():
         h.check("webui_gzip", lambda: gzip_check(sup.https))
         h.check("webui_public_only", lambda: public_only(sup.https))
         h.check("webui_weight", lambda: weight(sup.https))
-        browser(sup)
+        browser(sup, work)
         if sup.proc.poll() is not None:
             h.result("browser_supervisor_alive", "the supervisor exited with %d" % sup.proc.returncode)
     finally:
