@@ -122,6 +122,38 @@ int api_auth_new_setup_code(struct api_auth *au)
 	return 0;
 }
 
+/* The body's "password" becomes the admin's: checked, hashed, saved (or
+ * nothing changes). 0, or -1 with resp filled. */
+static int set_admin_password(struct api_auth *au, const struct json_doc *d, struct http_response *resp)
+{
+	char pw[AUTH_PASSWORD_MAX + 1], hash[AUTH_HASH_MAX];
+	int rc = -1;
+	if (body_str(d, "password", pw, sizeof(pw), resp))
+		goto out;
+	const char *bad = auth_password_problem(pw);
+	if (bad) {
+		http_resp_error(resp, 422, "%s", bad);
+		goto out;
+	}
+	int r = auth_password_hash(pw, au->iterations, hash, sizeof(hash));
+	if (r) {
+		http_resp_error(resp, 500, "cannot hash the password: %s", strerror(-r));
+		goto out;
+	}
+	undo = au->store;
+	if (auth_store_set_user(&au->store, AUTH_ADMIN, hash)) {
+		http_resp_error(resp, 500, "the user table is full");
+		goto out;
+	}
+	if (save_or_undo(au, &undo, resp))
+		goto out;
+	memset(au->setup_code, 0, sizeof(au->setup_code));
+	rc = 0;
+out:
+	memset(pw, 0, sizeof(pw));
+	return rc;
+}
+
 static int limited(struct api_auth *au, struct http_response *resp);
 
 void api_auth_setup(const struct http_request *req, const struct http_params *params, struct http_response *resp,
@@ -131,7 +163,6 @@ void api_auth_setup(const struct http_request *req, const struct http_params *pa
 	struct api_auth *au = ((struct api_ctx *)ctx)->auth;
 	struct json_token tok[AUTH_BODY_TOKENS];
 	struct json_doc d;
-	char pw[AUTH_PASSWORD_MAX + 1], hash[AUTH_HASH_MAX];
 	if (auth_store_user(&au->store, AUTH_ADMIN)) {
 		http_resp_error(resp, 409, "the admin password is already set; change it with POST /api/auth/password");
 		return;
@@ -161,27 +192,8 @@ void api_auth_setup(const struct http_request *req, const struct http_params *pa
 			return;
 		}
 	}
-	if (body_str(&d, "password", pw, sizeof(pw), resp))
+	if (set_admin_password(au, &d, resp))
 		return;
-	const char *bad = auth_password_problem(pw);
-	if (bad) {
-		http_resp_error(resp, 422, "%s", bad);
-		return;
-	}
-	int r = auth_password_hash(pw, au->iterations, hash, sizeof(hash));
-	memset(pw, 0, sizeof(pw));
-	if (r) {
-		http_resp_error(resp, 500, "cannot hash the password: %s", strerror(-r));
-		return;
-	}
-	undo = au->store;
-	if (auth_store_set_user(&au->store, AUTH_ADMIN, hash)) {
-		http_resp_error(resp, 500, "the user table is full");
-		return;
-	}
-	if (save_or_undo(au, &undo, resp))
-		return;
-	memset(au->setup_code, 0, sizeof(au->setup_code));
 	log_info("auth: admin password set through the API (first boot)");
 	reply_ok(resp, 201, "user", AUTH_ADMIN);
 }
@@ -368,38 +380,17 @@ void api_auth_reset(const struct http_request *req, const struct http_params *pa
 	struct api_auth *au = ((struct api_ctx *)ctx)->auth;
 	struct json_token tok[AUTH_BODY_TOKENS];
 	struct json_doc d;
-	char pw[AUTH_PASSWORD_MAX + 1], hash[AUTH_HASH_MAX];
 	if (!au->who.local) {
 		http_resp_error(resp, 403, "the admin password can be reset only on the appliance's own console "
 				"(the local socket); use POST /api/auth/password to change it");
 		return;
 	}
-	if (body_json(req, resp, &d, tok) || body_str(&d, "password", pw, sizeof(pw), resp))
-		goto out;
-	const char *bad = auth_password_problem(pw);
-	if (bad) {
-		http_resp_error(resp, 422, "%s", bad);
-		goto out;
-	}
-	int r = auth_password_hash(pw, au->iterations, hash, sizeof(hash));
-	if (r) {
-		http_resp_error(resp, 500, "cannot hash the password: %s", strerror(-r));
-		goto out;
-	}
-	undo = au->store;
-	if (auth_store_set_user(&au->store, AUTH_ADMIN, hash)) {
-		http_resp_error(resp, 500, "the user table is full");
-		goto out;
-	}
-	if (save_or_undo(au, &undo, resp))
-		goto out;
+	if (body_json(req, resp, &d, tok) || set_admin_password(au, &d, resp))
+		return;
 	/* Whoever knew the old password may hold a session: end them all. */
 	auth_sessions_end_user(&au->sessions, AUTH_ADMIN);
-	memset(au->setup_code, 0, sizeof(au->setup_code));
 	log_info("auth: admin password set on the appliance's console; sessions ended");
 	reply_ok(resp, 200, "user", AUTH_ADMIN);
-out:
-	memset(pw, 0, sizeof(pw));
 }
 
 void api_auth_tokens_list(const struct http_request *req, const struct http_params *params,

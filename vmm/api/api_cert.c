@@ -142,21 +142,28 @@ void api_cert_put(const struct http_request *req, const struct http_params *para
 	reply_info(resp, ctx, t, 200);
 }
 
+/* Delete and regenerate: one server call, its failure logged and told. */
+static void cert_switch(struct http_response *resp, void *ctx, int (*fn)(struct tls_server *, char *, size_t),
+			const char *what)
+{
+	char why[512];
+	struct tls_server *t = server(resp);
+	if (!t)
+		return;
+	if (fn(t, why, sizeof(why))) {
+		log_error("https: %s: %s", what, why);
+		http_resp_error(resp, 500, "%s; the certificate in use was kept", why);
+		return;
+	}
+	reply_info(resp, ctx, t, 200);
+}
+
 void api_cert_delete(const struct http_request *req, const struct http_params *params,
 		     struct http_response *resp, void *ctx)
 {
 	(void)req;
 	(void)params;
-	char why[512];
-	struct tls_server *t = server(resp);
-	if (!t)
-		return;
-	if (tls_server_use_self_signed(t, why, sizeof(why))) {
-		log_error("https: going back to the self-signed certificate: %s", why);
-		http_resp_error(resp, 500, "%s; the certificate in use was kept", why);
-		return;
-	}
-	reply_info(resp, ctx, t, 200);
+	cert_switch(resp, ctx, tls_server_use_self_signed, "going back to the self-signed certificate");
 }
 
 void api_cert_regenerate(const struct http_request *req, const struct http_params *params,
@@ -164,14 +171,5 @@ void api_cert_regenerate(const struct http_request *req, const struct http_param
 {
 	(void)req;
 	(void)params;
-	char why[512];
-	struct tls_server *t = server(resp);
-	if (!t)
-		return;
-	if (tls_server_regenerate(t, why, sizeof(why))) {
-		log_error("https: making a new self-signed certificate: %s", why);
-		http_resp_error(resp, 500, "%s; the certificate in use was kept", why);
-		return;
-	}
-	reply_info(resp, ctx, t, 200);
+	cert_switch(resp, ctx, tls_server_regenerate, "making a new self-signed certificate");
 }
