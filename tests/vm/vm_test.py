@@ -106,7 +106,7 @@ def main():
     with Qemu(args, name="vm", logdir=WORK, watchdog_s=900) as q:
         try:
             q.wait_for(r"kvmbox ready .*kvm=yes", timeout=240)
-            q.wait_for(r"seed: all VMs ended \(([^)]*)\); powering off", timeout=600)
+            q.wait_for(r"seed: all VMs ended \(([^)]*)\); result \d+", timeout=600)
             status = q.wait_exit(timeout=90)
         except QemuError as e:
             print("not ok vm-appliance: %s" % e, flush=True)
@@ -118,8 +118,14 @@ def main():
             return "\n".join(re.findall(r"\[%s\] (.*)" % re.escape(vm), out))
 
         def ended(vm):
-            m = re.search(r"seed: VM %s ended: .*\(vmm exited with status (\d+)\)" % re.escape(vm), out)
-            return int(m.group(1)) if m else None
+            """The VMM's exit status as the supervisor reports it; 1 for a
+            VM whose definition it refused (as `kvmbox vmm` exits 1)."""
+            m = re.search(r"vms: %s ended after [0-9.]+ s: .*\(exit (\d+)\)" % re.escape(vm), out)
+            if m:
+                return int(m.group(1))
+            if re.search(r"seed: VM %s (its definition was refused|it could not start): " % re.escape(vm), out):
+                return 1
+            return None
 
         boot = lines("boot")
         m = re.search(r"KVMBOX-GUEST: cpus=(\d+)", boot)

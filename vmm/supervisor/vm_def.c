@@ -301,6 +301,31 @@ int vms_create(struct vms *v, const char *json, size_t len, bool transient, stru
 	return 0;
 }
 
+int vms_add_refused(struct vms *v, const char *name, const char *json, size_t len, struct sv_vm **out,
+		    struct vms_err *e)
+{
+	if (vms_find(v, name, strlen(name)))
+		return fail(e, 409, "a VM named \"%s\" already exists", name);
+	if (v->n >= VMS_MAX)
+		return fail(e, 409, "there are already %d VMs, the most one appliance keeps", VMS_MAX);
+	struct sv_vm *vm = vm_new();
+	char *def = vm ? malloc(len + 1) : NULL;
+	if (!def) {
+		vm_free(vm);
+		return fail(e, 503, "out of memory");
+	}
+	memcpy(def, json, len);
+	def[len] = '\0';
+	vm->def = def;
+	vm->def_len = len;
+	snprintf(vm->name, sizeof(vm->name), "%s", name);
+	vm->transient = true;
+	vm->state = VM_FAILED;
+	v->vm[v->n++] = vm;
+	*out = vm;
+	return 0;
+}
+
 int vms_update(struct vms *v, struct sv_vm *vm, const char *json, size_t len, struct vms_err *e)
 {
 	char name[VMS_NAME_MAX];

@@ -392,32 +392,42 @@ void vms_console_unsubscribe(struct sv_vm *vm, struct vms_console_sub *s)
 
 /* Console bytes: into the ring and to its viewers; for seed VMs also whole
  * lines to the log. */
+/* Whole lines of p to the supervisor's log as "[name] line"; a partial
+ * line waits in line[] (one buffer per stream, so they do not mix). */
+static void mirror_lines(struct sv_vm *vm, char *line, size_t *len, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+		if (c == '\n' || *len == VMS_MIRROR_LINE - 1) {
+			size_t l = *len;
+			if (l && line[l - 1] == '\r')
+				l--;
+			log_plain(LOG_INFO, "[%s] %.*s", vm->name, (int)l, line);
+			*len = 0;
+			if (c == '\n')
+				continue;
+		}
+		line[(*len)++] = c;
+	}
+}
+
 static void console_bytes(struct sv_vm *vm, const char *p, size_t n)
 {
 	uint64_t at = vm->console.total;
 	sv_ring_write(&vm->console, p, n);
 	for (struct vms_console_sub *s = vm->subs; s; s = s->next)
 		s->bytes(s, p, n, at);
-	if (!vm->mirror)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		char c = p[i];
-		if (c == '\n' || vm->line_len == sizeof(vm->line) - 1) {
-			size_t l = vm->line_len;
-			if (l && vm->line[l - 1] == '\r')
-				l--;
-			log_plain(LOG_INFO, "[%s] %.*s", vm->name, (int)l, vm->line);
-			vm->line_len = 0;
-			if (c == '\n')
-				continue;
-		}
-		vm->line[vm->line_len++] = c;
-	}
+	if (vm->mirror)
+		mirror_lines(vm, vm->line, &vm->line_len, p, n);
 }
 
 static void log_bytes(struct sv_vm *vm, const char *p, size_t n)
 {
 	sv_ring_write(&vm->log, p, n);
+	/* A CI job reads only the appliance's console: a seed VM's VMM errors
+	 * (a bad kernel, too little memory) must be there too. */
+	if (vm->mirror)
+		mirror_lines(vm, vm->eline, &vm->eline_len, p, n);
 	/* Keep the last complete line: it says why a VMM failed. */
 	const char *end = p + n;
 	while (end > p && (end[-1] == '\n' || end[-1] == '\r'))
@@ -506,7 +516,9 @@ static void vm_ended(struct vms *v, struct sv_vm *vm, int status)
 	struct vms_err e;
 	bool failed = vm->guest_status >= 0 ? vm->guest_status != 0
 					     : vm->exit_code != 0 && vm->exit_code != 3 && vm->exit_code != 4;
-	if (vm->reboot_requested || (!vm->stop_requested && vm->exit_code == 3)) {
+	/* A guest that reboots comes back, except a seed's: a CI run must end,
+	 * as QEMU's -no-reboot makes it, and the reboot is its result (3). */
+	if (vm->reboot_requested || (!vm->stop_requested && vm->exit_code == 3 && !vm->mirror)) {
 		vm->state = VM_STOPPED;
 		if (spawn(v, vm, &e)) {
 			vm->state = VM_FAILED;

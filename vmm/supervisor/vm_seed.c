@@ -11,6 +11,22 @@
 #include "supervisor/state.h"
 #include "supervisor/vms.h"
 
+/* A seed VM that cannot run counts as failed with status 1, as `kvmbox
+ * vmm` exits 1 on a bad setting: a CI run must not pass because a typo
+ * left a VM out. Its reason goes to the console like its output would. */
+static void seed_failed(struct vms *v, struct sv_vm *vm, const char *what, const char *why)
+{
+	log_plain(LOG_ERROR, "[%s] %s: %s", vm->name, what, why);
+	log_error("seed: VM %s %s: %s", vm->name, what, why);
+	vm->mirror = true;
+	vm->state = VM_FAILED;
+	vm->has_exit = true;
+	vm->exit_code = 1;
+	vm->guest_status = -1;
+	snprintf(vm->exit_reason, sizeof(vm->exit_reason), "%s: %.130s", what, why);
+	v->seed_vms++;
+}
+
 static int seed_start_one(void *ctx, const char *name, const char *json, size_t n)
 {
 	struct vms *v = ctx;
@@ -27,22 +43,25 @@ static int seed_start_one(void *ctx, const char *name, const char *json, size_t 
 		vm->transient = true;
 		if (vms_update(v, vm, json, n, &e)) {
 			vm->transient = was;
-			log_error("seed: VM %s: %s", name, e.msg);
+			seed_failed(v, vm, "its definition was refused", e.msg);
 			return 0;
 		}
 	} else if (vms_create(v, json, n, true, &vm, &e)) {
-		log_error("seed: VM %s: %s", name, e.msg);
+		/* Keep it, as a failed VM that says why, with the text it was
+		 * given (the seed parsed, so it is JSON). */
+		struct vms_err e2;
+		if (vms_add_refused(v, name, json, n, &vm, &e2)) {
+			log_error("seed: VM %s: %s", name, e.msg);
+			return 0;
+		}
+		seed_failed(v, vm, "its definition was refused", e.msg);
 		return 0;
 	}
 	vm->mirror = true;
 	v->seed_vms++;
 	if (vms_start(v, vm, &e)) {
-		log_error("seed: cannot start VM %s: %s", name, e.msg);
-		vm->state = VM_FAILED;
-		vm->has_exit = true;
-		vm->exit_code = 1;
-		vm->guest_status = -1;
-		snprintf(vm->exit_reason, sizeof(vm->exit_reason), "not started: %.140s", e.msg);
+		v->seed_vms--;
+		seed_failed(v, vm, "it could not start", e.msg);
 	}
 	return 0;
 }

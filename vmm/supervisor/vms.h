@@ -43,6 +43,7 @@
 #define VMS_KILL_GRACE_S 5           /* after the VMM's own stop timeout, SIGKILL */
 #define VMS_CONTROL_TIMEOUT_MS 2000  /* a control request to a VMM */
 #define VMS_INPUT_MAX 4096           /* bytes of console input per request */
+#define VMS_MIRROR_LINE 512          /* a longer mirrored line is cut in pieces */
 #define VMS_EXIT_PORT_BASE 16        /* VM_STOP_EXIT_BASE: the VMM's status for the guest's status 0 */
 
 /* Someone who gets a VM's console output as it arrives (a WebSocket
@@ -83,8 +84,10 @@ struct sv_vm {
 	char exit_reason[160];
 	struct sv_ring console, log;
 	struct vms_console_sub *subs; /* console viewers, in no order */
-	char line[512];           /* a partial console line, for the mirror */
+	char line[VMS_MIRROR_LINE]; /* a partial console line, for the mirror */
 	size_t line_len;
+	char eline[VMS_MIRROR_LINE]; /* the same for the VMM's log */
+	size_t eline_len;
 	char last_log[200];       /* the VMM's last log line: why it failed */
 };
 
@@ -128,6 +131,10 @@ const char *vms_state_name(enum vm_state s);
 /* Definitions (vm_def.c). name_in_url: PUT's name, or NULL for POST. */
 int vms_create(struct vms *v, const char *json, size_t len, bool transient, struct sv_vm **out, struct vms_err *e);
 int vms_update(struct vms *v, struct sv_vm *vm, const char *json, size_t len, struct vms_err *e);
+/* A seed's VM whose definition was refused: kept, failed and transient, with
+ * the JSON it was given (already known to be JSON), so the API shows why. */
+int vms_add_refused(struct vms *v, const char *name, const char *json, size_t len, struct sv_vm **out,
+		    struct vms_err *e);
 int vms_delete(struct vms *v, struct sv_vm *vm, struct vms_err *e);
 /* Check a definition without keeping it: the parsed name into name. */
 int vms_def_check(struct vms *v, const char *json, size_t len, const char *name_in_url, char *name,
