@@ -19,6 +19,8 @@
 #include <mbedtls/x509_crt.h>
 #include <psa/crypto.h>
 
+#include "http/tls_cert.h"
+
 struct ctl_tls {
 	mbedtls_entropy_context entropy;
 	mbedtls_ctr_drbg_context drbg;
@@ -29,26 +31,6 @@ struct ctl_tls {
 	int sock_errno; /* what the socket said last, for messages */
 	char err[160];
 };
-
-/* The server's list (http/tls_server.c), so that the client never settles
- * for less than the server would. */
-static const int ctl_suites[] = {
-	MBEDTLS_TLS1_3_AES_256_GCM_SHA384,
-	MBEDTLS_TLS1_3_CHACHA20_POLY1305_SHA256,
-	MBEDTLS_TLS1_3_AES_128_GCM_SHA256,
-	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-	MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-	0,
-};
-
-static const uint16_t ctl_groups[] = {
-	MBEDTLS_SSL_IANA_TLS_GROUP_X25519,
-	MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1,
-	MBEDTLS_SSL_IANA_TLS_GROUP_NONE,
-};
-
-static const char *ctl_alpn[] = { "http/1.1", NULL };
 
 /* Blocking socket with SO_RCVTIMEO/SO_SNDTIMEO: EAGAIN means the timeout. */
 static int bio_send(void *ctx, const unsigned char *buf, size_t len)
@@ -173,13 +155,13 @@ static int setup(struct ctl_tls *t, const struct ctl_tls_opts *o, enum ctl_tls_f
 		mbedtls_ssl_conf_rng(&t->conf, mbedtls_ctr_drbg_random, &t->drbg);
 		mbedtls_ssl_conf_min_tls_version(&t->conf, MBEDTLS_SSL_VERSION_TLS1_2);
 		mbedtls_ssl_conf_max_tls_version(&t->conf, MBEDTLS_SSL_VERSION_TLS1_3);
-		mbedtls_ssl_conf_ciphersuites(&t->conf, ctl_suites);
-		mbedtls_ssl_conf_groups(&t->conf, ctl_groups);
+		mbedtls_ssl_conf_ciphersuites(&t->conf, tls_suites);
+		mbedtls_ssl_conf_groups(&t->conf, tls_groups);
 		/* OPTIONAL: the handshake completes and the verdict is ours,
 		 * after it (see ctl_tls.h), so that a failure can say why. */
 		mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_OPTIONAL);
 		mbedtls_ssl_conf_ca_chain(&t->conf, o->cacert ? &t->ca : NULL, NULL);
-		r = mbedtls_ssl_conf_alpn_protocols(&t->conf, ctl_alpn);
+		r = mbedtls_ssl_conf_alpn_protocols(&t->conf, tls_alpn);
 	}
 	if (!r)
 		r = mbedtls_ssl_setup(&t->ssl, &t->conf);

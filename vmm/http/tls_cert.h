@@ -4,12 +4,19 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
 
 #include "http/tls.h"
+
+/* What the server offers, strongest first (tls_server.c); `kvmbox ctl`
+ * offers the same, so it never settles for less than the server would. */
+extern const int tls_suites[];
+extern const uint16_t tls_groups[];
+extern const char *tls_alpn[];
 
 #define TLS_MAX_SAN 32 /* names and addresses in the self-signed certificate */
 #define TLS_USER_CERT "cert.pem" /* the user's pair, in the tls/ folder */

@@ -51,7 +51,7 @@ static struct tls_server *current_server;
 /* The suites, strongest first. TLS 1.3 suites are AEAD by definition; the
  * TLS 1.2 ones are ECDHE (forward secrecy) with an AEAD: no CBC (padding
  * oracles), no static RSA key exchange (no forward secrecy). */
-static const int tls_suites[] = {
+const int tls_suites[] = {
 	MBEDTLS_TLS1_3_AES_256_GCM_SHA384,
 	MBEDTLS_TLS1_3_CHACHA20_POLY1305_SHA256,
 	MBEDTLS_TLS1_3_AES_128_GCM_SHA256,
@@ -63,13 +63,13 @@ static const int tls_suites[] = {
 
 /* X25519 first: browsers send that key share first, so TLS 1.3 needs no
  * HelloRetryRequest. P-256 for everyone else. */
-static const uint16_t tls_groups[] = {
+const uint16_t tls_groups[] = {
 	MBEDTLS_SSL_IANA_TLS_GROUP_X25519,
 	MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1,
 	MBEDTLS_SSL_IANA_TLS_GROUP_NONE,
 };
 
-static const char *tls_alpn[] = { "http/1.1", NULL };
+const char *tls_alpn[] = { "http/1.1", NULL };
 
 const char *tls_server_fingerprint(const struct tls_server *t)
 {
