@@ -122,34 +122,45 @@ int api_auth_new_setup_code(struct api_auth *au)
 	return 0;
 }
 
+/* 0 if pw is acceptable as a password, else -1 with the 422 in resp. */
+static int password_ok(const char *pw, struct http_response *resp)
+{
+	const char *bad = auth_password_problem(pw);
+	if (!bad)
+		return 0;
+	http_resp_error(resp, 422, "%s", bad);
+	return -1;
+}
+
+/* Hash pw and store it as user's password, on disk too (or nothing
+ * changes). 0, or -1 with resp filled. */
+static int store_password(struct api_auth *au, const char *user, const char *pw, struct http_response *resp)
+{
+	char hash[AUTH_HASH_MAX];
+	int r = auth_password_hash(pw, au->iterations, hash, sizeof(hash));
+	if (r) {
+		http_resp_error(resp, 500, "cannot hash the password: %s", strerror(-r));
+		return -1;
+	}
+	undo = au->store;
+	if (auth_store_set_user(&au->store, user, hash)) {
+		http_resp_error(resp, 500, "the user table is full");
+		return -1;
+	}
+	return save_or_undo(au, &undo, resp);
+}
+
 /* The body's "password" becomes the admin's: checked, hashed, saved (or
  * nothing changes). 0, or -1 with resp filled. */
 static int set_admin_password(struct api_auth *au, const struct json_doc *d, struct http_response *resp)
 {
-	char pw[AUTH_PASSWORD_MAX + 1], hash[AUTH_HASH_MAX];
+	char pw[AUTH_PASSWORD_MAX + 1];
 	int rc = -1;
-	if (body_str(d, "password", pw, sizeof(pw), resp))
-		goto out;
-	const char *bad = auth_password_problem(pw);
-	if (bad) {
-		http_resp_error(resp, 422, "%s", bad);
-		goto out;
+	if (!body_str(d, "password", pw, sizeof(pw), resp) && !password_ok(pw, resp) &&
+	    !store_password(au, AUTH_ADMIN, pw, resp)) {
+		memset(au->setup_code, 0, sizeof(au->setup_code));
+		rc = 0;
 	}
-	int r = auth_password_hash(pw, au->iterations, hash, sizeof(hash));
-	if (r) {
-		http_resp_error(resp, 500, "cannot hash the password: %s", strerror(-r));
-		goto out;
-	}
-	undo = au->store;
-	if (auth_store_set_user(&au->store, AUTH_ADMIN, hash)) {
-		http_resp_error(resp, 500, "the user table is full");
-		goto out;
-	}
-	if (save_or_undo(au, &undo, resp))
-		goto out;
-	memset(au->setup_code, 0, sizeof(au->setup_code));
-	rc = 0;
-out:
 	memset(pw, 0, sizeof(pw));
 	return rc;
 }
@@ -335,30 +346,21 @@ void api_auth_password(const struct http_request *req, const struct http_params 
 	struct api_auth *au = ((struct api_ctx *)ctx)->auth;
 	struct json_token tok[AUTH_BODY_TOKENS];
 	struct json_doc d;
-	char cur[AUTH_PASSWORD_MAX + 1], pw[AUTH_PASSWORD_MAX + 1], hash[AUTH_HASH_MAX];
+	char cur[AUTH_PASSWORD_MAX + 1], pw[AUTH_PASSWORD_MAX + 1];
 	if (limited(au, resp))
 		return;
 	if (body_json(req, resp, &d, tok) || body_str(&d, "current", cur, sizeof(cur), resp) ||
 	    body_str(&d, "new", pw, sizeof(pw), resp))
 		goto out;
-	const char *bad = auth_password_problem(pw);
-	if (bad) {
-		http_resp_error(resp, 422, "%s", bad);
+	if (password_ok(pw, resp))
 		goto out;
-	}
 	char user[32];
 	snprintf(user, sizeof(user), "%s", au->who.user);
 	if (!check_password(au, user, cur)) {
 		http_resp_error(resp, 403, "the current password is wrong");
 		goto out;
 	}
-	int r = auth_password_hash(pw, au->iterations, hash, sizeof(hash));
-	if (r) {
-		http_resp_error(resp, 500, "cannot hash the password: %s", strerror(-r));
-		goto out;
-	}
-	undo = au->store;
-	if (auth_store_set_user(&au->store, user, hash) || save_or_undo(au, &undo, resp))
+	if (store_password(au, user, pw, resp))
 		goto out;
 	/* Whoever had the old password may hold a session: end them all. */
 	auth_sessions_end_user(&au->sessions, user);
