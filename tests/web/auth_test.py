@@ -76,12 +76,8 @@ def request(port, method, path, body=None, cookie=None, csrf=None, bearer=None,
     return status, headers, reply
 
 
-def err(status, reply, want_status, want_code):
-    if status != want_status:
-        return "status %d, want %d: %r" % (status, want_status, reply)
-    if not isinstance(reply, dict) or set(reply) != {"error"} or reply["error"].get("code") != want_code:
-        return "not the error shape with code %s: %r" % (want_code, reply)
-    return None
+# An already parsed reply against the error shape (https_test.py).
+err = h.reply_error
 
 
 def login(port, password=PASSWORD):

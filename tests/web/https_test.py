@@ -203,6 +203,15 @@ def json_error(status, headers, body, want_status, want_code):
     return None
 
 
+def reply_error(status, reply, want_status, want_code):
+    """json_error() for a reply already parsed into reply (a dict, or None)."""
+    if status != want_status:
+        return "status %d, want %d: %r" % (status, want_status, reply)
+    if not isinstance(reply, dict) or set(reply) != {"error"} or reply["error"].get("code") != want_code:
+        return "not the error shape with code %s: %r" % (want_code, reply)
+    return None
+
+
 # --- hand-made ClientHellos: what the server refuses must be refused by it,
 # not by this Python's OpenSSL, which may not even offer TLS 1.0 or CBC. ---
 
