@@ -77,10 +77,11 @@ static int vm_list(struct ctl *c)
 	return 0;
 }
 
-static int vm_show(struct ctl *c, const char *name)
+/* GET /api/vms/NAME + what, printed as text (or raw with --json). */
+static int vm_show(struct ctl *c, const char *name, const char *what)
 {
 	char path[256];
-	if (vm_path(path, sizeof(path), name, ""))
+	if (vm_path(path, sizeof(path), name, what))
 		return CTL_EXIT_USAGE;
 	static struct ctl_http_resp resp;
 	struct ctl_json j;
@@ -163,7 +164,7 @@ int ctl_cmd_vm(struct ctl *c, int argc, char **argv)
 	if (argc == 2 && !strcmp(sub, "list"))
 		return vm_list(c);
 	if (argc == 3 && !strcmp(sub, "show"))
-		return vm_show(c, argv[2]);
+		return vm_show(c, argv[2], "");
 	if (argc == 3 && !strcmp(sub, "create"))
 		return vm_define(c, "POST", "/api/vms", argv[2]);
 	if (argc == 4 && !strcmp(sub, "edit"))
@@ -191,19 +192,8 @@ int ctl_cmd_vm(struct ctl *c, int argc, char **argv)
 		}
 	if (argc == 3 && !strcmp(sub, "console"))
 		return vm_console(c, argv[2]);
-	if (argc == 3 && !strcmp(sub, "counters")) {
-		if (vm_path(path, sizeof(path), argv[2], "/counters"))
-			return CTL_EXIT_USAGE;
-		struct ctl_json j;
-		bool printed;
-		int r = ctl_get_json(c, path, &resp, &j, &printed);
-		if (!r && !printed) {
-			ctl_print_value(&j.d, 0, 0);
-			ctl_json_free(&j);
-			ctl_http_free(&resp);
-		}
-		return r;
-	}
+	if (argc == 3 && !strcmp(sub, "counters"))
+		return vm_show(c, argv[2], "/counters");
 	if (argc == 3 && !strcmp(sub, "log"))
 		return vm_path(path, sizeof(path), argv[2], "/log") ?: ctl_get_text(c, path);
 	return ctl_usage_error("usage: kvmbox ctl vm list | show NAME | create FILE.json|- | edit NAME FILE.json|- |\n"
