@@ -44,16 +44,8 @@ SEED = {
     "poweroff": True,
 }
 
-failures = 0
-
-
-def result(name, problem=None):
-    global failures
-    if problem:
-        failures += 1
-        print("not ok %s: %s" % (name, problem), flush=True)
-    else:
-        print("ok %s" % name, flush=True)
+import report  # noqa: E402  (tests/lib: ok / not ok lines)
+from report import result  # noqa: E402
 
 
 def main():
@@ -96,7 +88,7 @@ def main():
            else "the end line is %r" % (m.group(0) if m else None))
     result("headless-poweroff", None if status == 0 and "reboot: Power down" in log
            else "QEMU exit %s; power-down line %s" % (status, "reboot: Power down" in log))
-    return 1 if failures else 0
+    return 1 if report.failures else 0
 
 
 if __name__ == "__main__":

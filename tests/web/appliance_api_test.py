@@ -55,16 +55,8 @@ PASSWORD = "appliance-test-password"
 READY_RE = r"kvmbox ready\b.*$"
 FAIL_RE = r"Kernel panic - not syncing.*$"
 
-failures = 0
-
-
-def result(name, problem=None):
-    global failures
-    if problem:
-        failures += 1
-        print("not ok %s: %s" % (name, problem), flush=True)
-    else:
-        print("ok %s" % name, flush=True)
+import report  # noqa: E402  (tests/lib: ok / not ok lines)
+from report import result  # noqa: E402
 
 
 def free_port():
@@ -361,7 +353,7 @@ def main():
         except QemuError as e:
             result("api-boot%d" % n, str(e))
             return 1
-    return 1 if failures else 0
+    return 1 if report.failures else 0
 
 
 if __name__ == "__main__":

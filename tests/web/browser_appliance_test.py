@@ -130,7 +130,7 @@ def main():
     except QemuError as e:
         print("not ok appliance_browser_boot: %s" % e, flush=True)
         return 1
-    return 1 if a.failures else 0
+    return 1 if a.report.failures else 0
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "vm"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 
 from console_test import Screen  # noqa: E402
 
@@ -43,16 +44,8 @@ OUT = os.environ.get("KVMBOX_OUT", os.path.join(ROOT, "out"))
 KVMBOX = os.path.join(OUT, "kvmbox")
 PASSWORD = "local-console-password"
 
-failures = 0
-
-
-def result(name, problem=None):
-    global failures
-    if problem:
-        failures += 1
-        print("not ok %s: %s" % (name, problem), flush=True)
-    else:
-        print("ok %s" % name, flush=True)
+import report  # noqa: E402  (tests/lib: ok / not ok lines)
+from report import result  # noqa: E402
 
 
 def unix_get(sock_path, path):
@@ -191,7 +184,7 @@ def main():
         sup.wait(timeout=10)
         logf.close()
         shutil.rmtree(tmp, ignore_errors=True)
-    return 1 if failures else 0
+    return 1 if report.failures else 0
 
 
 if __name__ == "__main__":
